@@ -1,0 +1,43 @@
+# The verbs: make run, make test, make lint, make bench.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# pyenv picks the version in .python-version (3.13); fall back to the newest 3.12+.
+PYTHON ?= $(shell pyenv which python 2>/dev/null || command -v python3.13 || command -v python3.12 || command -v python3)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench soak messages install clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Compiled Danish/English catalogues (.mo) are built, not committed.
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
+run: messages
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py seed_demo
+	$(PY) manage.py run_stack
+
+test: messages
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run -v0
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from chargers import views
+
+app_name = "chargers"
+urlpatterns = [
+    path("", views.charger_list, name="list"),
+]

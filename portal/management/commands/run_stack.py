@@ -1,0 +1,103 @@
+"""Start everything the demo needs in the foreground; one Ctrl-C stops it all.
+
+Used by `make run`: the web server, a Celery worker (with the beat for
+deadlines), the OCPP gateway and a simulated fleet for the demo chargers.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+def redis_problem(url: str) -> str | None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return (
+            f"Redis is not reachable at {url} ({exc.__class__.__name__}). Start it with "
+            "`redis-server --daemonize yes --port 6379` or point REDIS_URL at a running one."
+        )
+    return None
+
+
+class Command(BaseCommand):
+    help = "Run web server, worker, gateway and simulated chargers together (Ctrl-C stops all)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--web", default="127.0.0.1:8000", help="host:port for the web server")
+        parser.add_argument("--gateway-port", type=int, default=9000)
+        parser.add_argument(
+            "--no-simulator", action="store_true", help="do not start simulated chargers"
+        )
+
+    def processes(self, options) -> list[tuple[str, list[str]]]:
+        py = sys.executable
+        procs = [
+            ("web", [py, "manage.py", "runserver", options["web"], "--noreload"]),
+            (
+                "worker",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "-B",
+                    "-Q",
+                    "restarts,celery",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "4",
+                ],
+            ),
+        ]
+        return procs
+
+    def handle(self, *args, **options):
+        problem = redis_problem(settings.REDIS_URL)
+        if problem:
+            raise CommandError(problem)
+
+        children: list[tuple[str, subprocess.Popen]] = []
+        for name, cmd in self.processes(options):
+            self.stdout.write(f"starting {name}: {' '.join(cmd[1:])}")
+            children.append((name, subprocess.Popen(cmd, start_new_session=True)))
+
+        self.stdout.write(
+            self.style.SUCCESS(f"Portal on http://{options['web']}/ — press Ctrl-C to stop.")
+        )
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                for name, proc in children:
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping all.")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for _, proc in children:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for _, proc in children:
+                try:
+                    proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            self.stdout.write("stopped.")
