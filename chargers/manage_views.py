@@ -104,13 +104,18 @@ def charger_edit(request, pk):
 def chargers_move(request):
     """Move the ticked chargers to another group, after a look at what will move."""
     user = request.user
-    ids = request.POST.getlist("chargers") if request.method == "POST" else []
-    ids = ids or request.GET.getlist("chargers")
-    chargers = list(
-        access.manageable_chargers(user)
-        .filter(pk__in=[i for i in ids if str(i).isdigit()])
-        .select_related("group")
-    )
+    access.require(access.can_manage_any(user))
+    if request.method == "POST":
+        # The service answers for every id: a foreign or missing one is a form error.
+        ids = request.POST.getlist("chargers")
+        chargers = (
+            access.manageable_chargers(user)
+            .filter(pk__in=[i for i in ids if i.isdigit()])
+            .select_related("group")
+        )
+    else:
+        ids = request.GET.getlist("chargers")
+        chargers = [access.get_manageable_charger(user, pk) for pk in ids]
     form = ChargersMoveForm(_posted(request), user=user)
     if form.is_valid():
         try:

@@ -107,7 +107,9 @@ def test_a_plain_user_adds_and_edits_nothing(client, tree):
     assert client.get(f"/chargers/add/?group={tree['a'].pk}").status_code == 403
     assert add(client, tree["a"]).status_code == 403
     assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 403
-    assert client.post("/chargers/move/", {"chargers": [charger.pk]}).status_code == 200
+    assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 403
+    move = client.post("/chargers/move/", {"chargers": [charger.pk], "group": tree["a"].pk})
+    assert move.status_code == 403
     assert Charger.objects.get(pk=charger.pk).group == tree["a"]
 
 
@@ -139,12 +141,13 @@ def test_edit_changes_fields_and_can_move_the_charger(client, tree, admin):
     assert (move.before["group"], move.after["group"]) == ("A", "A1")
 
 
-def test_a_charger_outside_ones_groups_cannot_be_edited(client, tree, admin):
+def test_a_charger_outside_ones_groups_cannot_be_edited_or_offered_to_move(client, tree, admin):
     other = make_charger(tree["other_root"])
     sibling = make_charger(tree["b"])
     client.force_login(admin)
     for charger in (other, sibling):
         assert client.get(f"/chargers/{charger.pk}/edit/").status_code == 404
+        assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 404
         assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 404
 
 
