@@ -161,6 +161,11 @@ OCPP_HEARTBEAT_INTERVAL = envint("OCPP_HEARTBEAT_INTERVAL", 60)
 OCPP_PRESENCE_TIMEOUT = envint("OCPP_PRESENCE_TIMEOUT", 180)
 OCPP_CALL_TIMEOUT = envfloat("OCPP_CALL_TIMEOUT", 30)
 OCPP_MAX_FRAME_BYTES = envint("OCPP_MAX_FRAME_BYTES", 64 * 1024)
+# The gateway writes last-seen times and statuses in one batch this often (seconds).
+OCPP_FLUSH_INTERVAL = envfloat("OCPP_FLUSH_INTERVAL", 1.0)
+# Websocket pings reveal half-open sockets; a pong later than the timeout closes the socket.
+OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
+OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
 
 # Invitations and password resets. Development prints mail to the console.
 MAILERS = {
@@ -176,5 +181,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every OCPP frame in and out; OCPP_FRAME_LOG_LEVEL=INFO to see them.
+        "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
+    },
 }
