@@ -19,4 +19,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("chargers/", include("chargers.urls")),
     path("admin/", admin.site.urls),
+    # The API last: Wallbox-compatible paths at the root, our own under api/v1/.
+    path("", include(("api.urls", "api"), namespace="api")),
 ]
