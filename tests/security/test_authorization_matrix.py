@@ -109,6 +109,10 @@ def ticked(world, target):
 
 # Named URLs anyone may reach: the login page, the language switch, health.
 PUBLIC = {"login", "set_language", "healthz", "home", "groups:invitation"}
+# The API's schema and docs page; signin and refresh check the credentials they are
+# sent (tests/api/test_tokens.py); api-root is ninja's "/" (shadowed by "home").
+PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
+PUBLIC |= {"api:signin", "api:refresh_token"}
 # Namespaces covered elsewhere: the admin site has its own permission tests.
 SKIP_NAMESPACES = {"admin"}
 
@@ -137,6 +141,14 @@ ROWS: list[Row] = [
     Row("chargers:add", "manage", data=in_group),
     Row("chargers:edit", "manage", kwargs=charger),
     Row("chargers:move", "manage", data=ticked),
+    Row("api:charger_groups", "login", api=True, lists="see"),
+    Row("api:charger_list", "login", api=True, lists="see"),
+    Row(
+        "api:charger_status",
+        "see",
+        kwargs=lambda world, target: {"charger_id": world["chargers"][target].pk},
+        api=True,
+    ),
 ]
 
 
