@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
@@ -101,20 +103,25 @@ def charger_edit(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def chargers_move(request):
-    """Move the ticked chargers to another group, after a look at what will move."""
+    """Move the ticked chargers to another group, after a look at what will move.
+
+    On the Opladere page this is the "Flyt" dialog (the partial, loaded with the
+    page's selection); without HTMX it is a page of its own.
+    """
     user = request.user
     access.require(access.can_manage_any(user))
     if request.method == "POST":
         # The service answers for every id: a foreign or missing one is a form error.
-        ids = request.POST.getlist("chargers")
+        ids = request.POST.getlist("charger")
         chargers = (
             access.manageable_chargers(user)
             .filter(pk__in=[i for i in ids if i.isdigit()])
             .select_related("group")
         )
     else:
-        ids = request.GET.getlist("chargers")
+        ids = request.GET.getlist("charger")
         chargers = [access.get_manageable_charger(user, pk) for pk in ids]
     form = ChargersMoveForm(_posted(request), user=user)
     if form.is_valid():
@@ -130,5 +137,9 @@ def chargers_move(request):
                 _("Chargers moved to %(group)s: %(count)s.")
                 % {"count": len(moved), "group": form.cleaned_data["group"].name},
             )
+            if request.htmx:
+                # The page reloads: rows show their new group, the message shows.
+                return HttpResponse(status=204, headers={"HX-Refresh": "true"})
             return redirect("chargers:list")
-    return render(request, "chargers/move.html", {"form": form, "chargers": chargers})
+    template = "chargers/move.html#move_window" if request.htmx else "chargers/move.html"
+    return render(request, template, {"form": form, "chargers": chargers})
