@@ -18,5 +18,6 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     path("chargers/", include("chargers.urls")),
+    path("restarts/", include("restarts.urls")),
     path("admin/", admin.site.urls),
 ]
