@@ -13,6 +13,31 @@ class ScopedAdmin(admin.ModelAdmin):
     def scope(self, request, qs):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def role_allows(self, request) -> bool:
+        """Staff act in the admin by their portal role, not by Django model permissions."""
+        return access.can_manage_any(request.user)
+
+    def _allowed(self, request) -> bool:
+        user = request.user
+        return user.is_active and (
+            user.is_superuser or (user.is_staff and self.role_allows(request))
+        )
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request)
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else self.scope(request, qs)
@@ -95,6 +120,9 @@ class AuditEventAdmin(ScopedAdmin):
     def scope(self, request, qs):
         paths = list(access.tree_groups(request.user).values_list("path", flat=True))
         return qs.filter(group_path__in=paths)
+
+    def role_allows(self, request) -> bool:
+        return access.tree_groups(request.user).exists()
 
     def has_add_permission(self, request):
         return False

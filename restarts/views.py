@@ -34,7 +34,11 @@ def restart_window(request):
         asked = charger_filter(request.user, request.GET)
     else:
         asked = request.GET.getlist("charger")
-    context = {"evaluation": evaluate(request.user, asked), "idempotency_key": uuid.uuid4().hex}
+    evaluation = evaluate(request.user, asked)
+    if not evaluation.eligible and set(evaluation.left_out) == {"not_found"}:
+        # Only ids outside the user's groups: as if they did not exist.
+        return render(request, template, {"refused": evaluation.left_out_summary()}, status=404)
+    context = {"evaluation": evaluation, "idempotency_key": uuid.uuid4().hex}
     return render(request, template, context)
 
 
@@ -51,11 +55,8 @@ def restart_confirm(request):
             request=request,
         )
     except services.RestartRefused as refused:
-        status = 403 if refused.code == "not_allowed" else 409
-        if not request.htmx:
-            messages.error(request, refused.message)
-            return redirect("chargers:list")
-        template = "restarts/window.html#window"
+        status = {"not_allowed": 403, "not_found": 404}.get(refused.code, 409)
+        template = _template(request, "restarts/window.html", "window")
         return render(request, template, {"refused": refused.message}, status=status)
 
     count = restart_request.jobs.count()

@@ -98,9 +98,7 @@ def test_a_charging_charger_is_eligible_and_marked_as_charging(fleet):
 def test_the_window_line_names_how_many_were_left_out_and_why(fleet):
     asked = [fleet.ready[0].pk, fleet.offline.pk, fleet.legacy.pk, fleet.foreign.pk]
     line = evaluate(fleet.admin, asked).left_out_summary()
-    assert line == (
-        "Udeladt: 3 (1 ikke fundet, 1 ikke forbundet, 1 kan ikke fjerngenstartes)."
-    )
+    assert line == ("Udeladt: 3 (1 ikke fundet, 1 ikke forbundet, 1 kan ikke fjerngenstartes).")
 
 
 def test_a_queryset_of_everything_matching_a_filter_is_judged_the_same_way(fleet):

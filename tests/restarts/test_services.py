@@ -116,7 +116,10 @@ def test_the_database_allows_one_request_per_idempotency_key_and_user(fleet):
     create(fleet.admin, fleet.ready[:1], idempotency_key="k")
     with pytest.raises(IntegrityError), transaction.atomic():
         RestartRequest.objects.create(
-            requested_by=fleet.admin, requested_by_name="a", source="web", mode="default",
+            requested_by=fleet.admin,
+            requested_by_name="a",
+            source="web",
+            mode="default",
             idempotency_key="k",
         )
 
