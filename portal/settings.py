@@ -51,10 +51,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_htmx",
+    "ninja",
     "portal",
     "chargers",
     "restarts",
     "ocpp_gateway",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +238,18 @@ OCPP_HEARTBEAT_INTERVAL = envint("OCPP_HEARTBEAT_INTERVAL", 60)
 OCPP_PRESENCE_TIMEOUT = envint("OCPP_PRESENCE_TIMEOUT", 180)
 OCPP_CALL_TIMEOUT = envfloat("OCPP_CALL_TIMEOUT", 30)
 OCPP_MAX_FRAME_BYTES = envint("OCPP_MAX_FRAME_BYTES", 64 * 1024)
+# The gateway writes last-seen times and statuses in one batch this often (seconds).
+OCPP_FLUSH_INTERVAL = envfloat("OCPP_FLUSH_INTERVAL", 1.0)
+# Websocket pings reveal half-open sockets; a pong later than the timeout closes the socket.
+OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
+OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
+
+# The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
+API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)
+API_REFRESH_TOKEN_TTL = envint("API_REFRESH_TOKEN_TTL", 24 * 60 * 60)
+API_RATE_LIMIT_PER_USER = envint("API_RATE_LIMIT_PER_USER", 120)
+API_RATE_LIMIT_PER_ADDRESS = envint("API_RATE_LIMIT_PER_ADDRESS", 600)
+API_RATE_LIMIT_SIGNIN_PER_ADDRESS = envint("API_RATE_LIMIT_SIGNIN_PER_ADDRESS", 20)
 
 # Invitations and password resets: SMTP in production (EMAIL_* variables), the
 # console in development so an invitation link shows in the terminal.
@@ -263,5 +277,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every OCPP frame in and out; OCPP_FRAME_LOG_LEVEL=INFO to see them.
+        "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
+    },
 }

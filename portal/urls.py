@@ -20,4 +20,6 @@ urlpatterns = [
     path("chargers/", include("chargers.urls")),
     path("restarts/", include("restarts.urls")),
     path("admin/", admin.site.urls),
+    # The API last: Wallbox-compatible paths at the root, our own under api/v1/.
+    path("", include(("api.urls", "api"), namespace="api")),
 ]

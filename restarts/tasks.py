@@ -16,6 +16,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from ocpp_gateway import commands
 from restarts import services
 from restarts.models import RestartJob
 
@@ -42,8 +43,6 @@ CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + 30
 )
 def send_reset(job_id: int) -> str | None:
     """Claim the job (queued → sent), send the Reset, record the answer."""
-    from ocpp_gateway import commands
-
     job = services.restart_job_claim(job_id=job_id)
     if job is None:
         return None
@@ -71,8 +70,6 @@ def send_reset(job_id: int) -> str | None:
 )
 def trigger_boot(job_id: int) -> str | None:
     """Ask a charger that came back without a BootNotification to send one."""
-    from ocpp_gateway import commands
-
     job = (
         RestartJob.objects.select_related("charger")
         .filter(pk=job_id, state=RestartJob.State.ACCEPTED)

@@ -18,3 +18,13 @@ def restarts_queue():
     yield client
     client.delete("restarts")
     client.close()
+
+
+# The gateway's own fixtures: a real gateway on loopback and simulated chargers.
+from tests.ocpp_gateway.conftest import (  # noqa: E402, F401
+    clean_ocpp_keys,
+    gateway,
+    make_gateway,
+    runner,
+    sims,
+)

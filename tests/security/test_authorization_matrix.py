@@ -83,6 +83,10 @@ def group(world, target):
 
 # Named URLs anyone may reach: the login page, the language switch, health.
 PUBLIC = {"login", "set_language", "healthz", "home"}
+# The API's schema and docs page; signin and refresh check the credentials they are
+# sent (tests/api/test_tokens.py); api-root is ninja's "/" (shadowed by "home").
+PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
+PUBLIC |= {"api:signin", "api:refresh_token"}
 # Namespaces covered elsewhere: the admin site has its own permission tests.
 SKIP_NAMESPACES = {"admin"}
 
@@ -108,6 +112,14 @@ ROWS: list[Row] = [
     Row("restarts:confirm", "manage", method="post", data=restart_selection),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
+    Row("api:charger_groups", "login", api=True, lists="see"),
+    Row("api:charger_list", "login", api=True, lists="see"),
+    Row(
+        "api:charger_status",
+        "see",
+        kwargs=lambda world, target: {"charger_id": world["chargers"][target].pk},
+        api=True,
+    ),
 ]
 
 

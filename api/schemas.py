@@ -1,0 +1,140 @@
+"""Request and response shapes (pydantic via django-ninja): the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="What went wrong, in the caller's language.")
+    code: str = Field(description="A stable machine-readable reason.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="Field errors, for invalid input."
+    )
+
+
+# ---- the Wallbox-compatible part ---------------------------------------------------------
+
+
+class TokenAttributes(Schema):
+    token: str
+    refresh_token: str
+    user_id: int
+    ttl: int = Field(description="When the token expires, epoch milliseconds.")
+    refresh_token_ttl: int = Field(description="When the refresh token expires, epoch ms.")
+
+
+class TokenData(Schema):
+    type: Literal["user_token"] = "user_token"
+    attributes: TokenAttributes
+
+
+class TokenOut(Schema):
+    data: TokenData
+
+
+class WallboxChargerSummary(Schema):
+    id: int
+    uid: str = Field(description="The charge point id the charger connects with.")
+    name: str
+    status: int = Field(description="Wallbox status code (see the README's table).")
+    statusDescription: str  # noqa: N815 - Wallbox's own field name
+    state: str = Field(description="Our state behind the code.")
+    model: str
+    serialNumber: str  # noqa: N815
+    softwareVersion: str  # noqa: N815
+    connected: bool
+
+
+class WallboxGroup(Schema):
+    id: int
+    groupId: int  # noqa: N815
+    name: str
+    organisation: str
+    chargers: list[WallboxChargerSummary]
+
+
+class WallboxGroupsResult(Schema):
+    groups: list[WallboxGroup]
+
+
+class WallboxGroupsOut(Schema):
+    result: WallboxGroupsResult
+
+
+class Software(Schema):
+    currentVersion: str  # noqa: N815
+    updateAvailable: bool = False  # noqa: N815
+
+
+class ConfigData(Schema):
+    charger_id: int
+    uid: str
+    serial_number: str
+    name: str
+    group_id: int
+    part_number: str
+    software: Software
+    ocpp_version: str
+    remote_action: bool = Field(
+        description="Whether the charger can be restarted remotely (action 3)."
+    )
+
+
+class WallboxStatusOut(Schema):
+    status_id: int
+    status_description: str
+    name: str
+    state: str
+    connected: bool
+    ocpp_status: str
+    last_seen_at: datetime | None
+    last_boot_at: datetime | None
+    config_data: ConfigData
+
+
+class RemoteActionIn(Schema):
+    action: int = Field(description="Wallbox remote action code; only 3 (restart) is supported.")
+
+
+# ---- our own API -------------------------------------------------------------------------
+
+
+class GroupRef(Schema):
+    id: int
+    name: str
+
+
+class ChargerOut(Schema):
+    id: int
+    charge_point_id: str
+    name: str
+    group: GroupRef
+    model: str
+    vendor: str
+    serial_number: str
+    firmware_version: str
+    ocpp_version: str
+    supports_remote_restart: bool
+    connected: bool
+    connected_at: datetime | None
+    disconnected_at: datetime | None
+    last_seen_at: datetime | None
+    last_boot_at: datetime | None
+    ocpp_status: str
+    session_active: bool
+    state: str = Field(description="Our state (see the README's status table).")
+    wallbox_status: int
+
+
+class ChargerPage(Schema):
+    count: int = Field(description="How many chargers match, over all pages.")
+    page: int
+    page_size: int
+    pages: int
+    items: list[ChargerOut]

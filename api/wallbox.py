@@ -1,0 +1,135 @@
+"""The Wallbox-compatible part: what the `wallbox` PyPI client (0.9) calls, with the
+fields it reads. Paths and shapes follow the Wallbox cloud API; the data and the
+rules are ours (portal.access decides what a user sees)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from api import schemas, selectors, tokens
+from api.auth import RefreshToken, user_for_basic
+from api.errors import ApiError
+from api.statuses import charger_state, wallbox_status
+from api.throttling import AddressThrottle, SigninThrottle
+from portal import access
+
+router = Router(tags=["Wallbox-compatible"])
+
+
+def _token_out(user) -> dict:
+    pair = tokens.issue_pair(user)
+    return {
+        "data": {
+            "type": "user_token",
+            "attributes": {
+                "token": pair.token,
+                "refresh_token": pair.refresh_token,
+                "user_id": user.pk,
+                "ttl": pair.ttl,
+                "refresh_token_ttl": pair.refresh_token_ttl,
+            },
+        }
+    }
+
+
+@router.get(
+    "users/signin",
+    auth=None,
+    throttle=[SigninThrottle(), AddressThrottle()],
+    response={200: schemas.TokenOut, frozenset({401, 429}): schemas.ErrorOut},
+    summary="Sign in with HTTP Basic auth; get a token pair",
+)
+def signin(request):
+    """HTTP Basic auth with the portal's username and password (the Wallbox client
+    also sends `Partner: wallbox`, which we accept and do not require)."""
+    user = user_for_basic(request)
+    if user is None:
+        raise ApiError(
+            401,
+            "bad_credentials",
+            _("Wrong username or password."),
+            headers={"WWW-Authenticate": 'Basic realm="api"'},
+        )
+    return _token_out(user)
+
+
+@router.get(
+    "users/refresh-token",
+    auth=RefreshToken(),
+    response={200: schemas.TokenOut, frozenset({401, 429}): schemas.ErrorOut},
+    summary="Exchange a refresh token (as Bearer) for a new token pair",
+)
+def refresh_token(request):
+    return _token_out(request.auth)
+
+
+def _summary(charger) -> dict:
+    state = charger_state(charger)
+    status = wallbox_status(state)
+    return {
+        "id": charger.pk,
+        "uid": charger.charge_point_id,
+        "name": charger.name,
+        "status": status.code,
+        "statusDescription": str(status.description),
+        "state": state,
+        "model": charger.model,
+        "serialNumber": charger.serial_number,
+        "softwareVersion": charger.firmware_version,
+        "connected": charger.is_connected,
+    }
+
+
+@router.get(
+    "v3/chargers/groups",
+    response={200: schemas.WallboxGroupsOut, frozenset({401, 403, 429}): schemas.ErrorOut},
+    summary="The groups the user may see, each with its chargers",
+)
+def charger_groups(request):
+    groups = [
+        {
+            "id": group.pk,
+            "groupId": group.pk,
+            "name": group.name,
+            "organisation": group.organisation.name,
+            "chargers": [_summary(c) for c in chargers],
+        }
+        for group, chargers in selectors.groups_with_chargers(request.auth)
+    ]
+    return {"result": {"groups": groups}}
+
+
+@router.get(
+    "chargers/status/{charger_id}",
+    response={
+        200: schemas.WallboxStatusOut,
+        frozenset({401, 403, 404, 422, 429}): schemas.ErrorOut,
+    },
+    summary="One charger's state in Wallbox's shape",
+)
+def charger_status(request, charger_id: int):
+    charger = access.get_charger_for_user(request.auth, charger_id)
+    state = charger_state(charger)
+    status = wallbox_status(state)
+    return {
+        "status_id": status.code,
+        "status_description": str(status.description),
+        "name": charger.name,
+        "state": state,
+        "connected": charger.is_connected,
+        "ocpp_status": charger.last_status,
+        "last_seen_at": charger.last_seen_at,
+        "last_boot_at": charger.last_boot_at,
+        "config_data": {
+            "charger_id": charger.pk,
+            "uid": charger.charge_point_id,
+            "serial_number": charger.serial_number,
+            "name": charger.name,
+            "group_id": charger.group_id,
+            "part_number": charger.model,
+            "software": {"currentVersion": charger.firmware_version, "updateAvailable": False},
+            "ocpp_version": charger.ocpp_version,
+            "remote_action": charger.supports_remote_restart,
+        },
+    }

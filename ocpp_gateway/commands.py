@@ -1,0 +1,188 @@
+"""The command channel: ask the gateway that holds a charger's socket to send it a call.
+
+Synchronous, for Celery workers, views and tests. Nothing here touches a socket: the
+request goes over Redis to the one gateway process that holds the charger (see
+``ocpp_gateway/registry.py``), which sends the call and pushes the answer back.
+
+Every call has a deadline. The gateway never sends a call whose deadline has passed
+before it picked the request up, so a caller that gave up never causes a late Reset.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+from ocpp_gateway import registry
+
+ANSWERED = "answered"
+NOT_CONNECTED = "not_connected"
+TIMEOUT = "timeout"
+CALL_ERROR = "call_error"
+ERROR = "error"
+
+# How much longer than the deadline the client waits for the gateway's own reply
+# (the gateway answers "timeout" itself at the deadline; this covers the hop back).
+REPLY_GRACE = 2.0
+
+RESET_TYPES = {"1.6": ("Soft", "Hard"), "2.0.1": ("Immediate", "OnIdle")}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error"
+    status: str | None = None  # the answer's status field when answered
+    payload: dict | None = None  # the whole CallResult payload when answered
+    detail: str = ""  # why, when not answered
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == ANSWERED
+
+    def to_dict(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "status": self.status,
+            "payload": self.payload,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CallResult:
+        return cls(
+            outcome=str(data.get("outcome") or ERROR),
+            status=data.get("status"),
+            payload=data.get("payload"),
+            detail=str(data.get("detail") or ""),
+        )
+
+
+_client_lock = threading.Lock()
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis:
+    """One connection pool per Redis URL and process (redis-py pools are thread-safe)."""
+    url = settings.REDIS_URL
+    with _client_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+            _clients[url] = client
+        return client
+
+
+def _live_route(client: redis.Redis, charge_point_id: str) -> registry.Route | None:
+    route = registry.Route.decode(client.hget(registry.ROUTES, charge_point_id))
+    if route is None or not client.exists(registry.alive_key(route.gateway_id)):
+        return None
+    return route
+
+
+def is_connected(charge_point_id: str) -> bool:
+    """True when a running gateway holds an open socket for this charger."""
+    try:
+        return _live_route(_redis(), charge_point_id) is not None
+    except redis.RedisError:
+        return False
+
+
+def negotiated_version(charge_point_id: str) -> str | None:
+    """The OCPP version of the charger's current socket, or None when it is not connected."""
+    try:
+        route = _live_route(_redis(), charge_point_id)
+    except redis.RedisError:
+        return None
+    return route.ocpp_version if route else None
+
+
+def send_call(
+    charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None
+) -> CallResult:
+    """Send `action` with `payload` (the OCPP JSON payload) and wait for the charger's answer."""
+    return _send(charge_point_id, action, payload, timeout)
+
+
+def _send(charge_point_id, action, payload, timeout, check_route=None) -> CallResult:
+    timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
+    try:
+        client = _redis()
+        route = _live_route(client, charge_point_id)
+        if route is None:
+            return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
+        problem = check_route(route) if check_route else None
+        if problem:
+            return CallResult(ERROR, detail=problem)
+        return _request(client, route, charge_point_id, action, payload, timeout)
+    except redis.RedisError as exc:
+        return CallResult(ERROR, detail=f"command channel unavailable: {exc}")
+
+
+def _request(
+    client: redis.Redis,
+    route: registry.Route,
+    charge_point_id: str,
+    action: str,
+    payload: dict,
+    timeout: float,
+) -> CallResult:
+    request_id = uuid.uuid4().hex
+    reply = registry.reply_key(request_id)
+    deadline = time.time() + timeout
+    request = {
+        "kind": "call",
+        "id": request_id,
+        "cp": charge_point_id,
+        "action": action,
+        "payload": payload,
+        "deadline": deadline,
+        "reply": reply,
+    }
+    client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
+    answer = client.blpop([reply], timeout=max(timeout + REPLY_GRACE, 0.1))
+    if answer is None:
+        return CallResult(
+            TIMEOUT,
+            detail=f"no reply from gateway {route.gateway_id} within {timeout:g}s",
+        )
+    try:
+        return CallResult.from_dict(json.loads(answer[1]))
+    except (ValueError, TypeError) as exc:
+        return CallResult(ERROR, detail=f"unreadable reply from the gateway: {exc}")
+
+
+def send_reset(
+    charge_point_id: str, reset_type: str, *, timeout: float | None = None
+) -> CallResult:
+    """Reset(type=Soft|Hard) for OCPP 1.6, Reset(type=Immediate|OnIdle) for 2.0.1.
+
+    A type that does not fit the charger's negotiated version is an "error" and
+    nothing is sent.
+    """
+
+    def fits(route: registry.Route) -> str | None:
+        allowed = RESET_TYPES.get(route.ocpp_version, ())
+        if reset_type in allowed:
+            return None
+        return (
+            f"reset type {reset_type!r} does not exist in OCPP {route.ocpp_version}; "
+            f"use one of {', '.join(allowed)}"
+        )
+
+    return _send(charge_point_id, "Reset", {"type": reset_type}, timeout, check_route=fits)
+
+
+def trigger_boot_notification(charge_point_id: str, *, timeout: float | None = None) -> CallResult:
+    """Ask the charger to send a BootNotification now (TriggerMessage, both versions)."""
+    return send_call(
+        charge_point_id,
+        "TriggerMessage",
+        {"requestedMessage": "BootNotification"},
+        timeout=timeout,
+    )

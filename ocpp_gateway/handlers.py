@@ -1,0 +1,437 @@
+"""One ChargePoint object per socket: answer what the charger sends, record it, send our calls.
+
+Built on the ``ocpp`` package: its ``@on`` routing, its JSON schemas and its CallError
+codes. Two things are ours:
+
+- ``route_message`` never lets a bad frame escape: not JSON, not an OCPP message, an
+  unknown action or a payload failing the schema each get a CallError (the message id
+  "-1" when none can be read) and the connection goes on.
+- ``send_call`` replaces the library's ``call()``: every outgoing call runs under one
+  deadline that covers waiting for our previous call to finish, sending and the answer
+  (the library's own timeout starts only after its lock). Answers are matched by id, so
+  a late or duplicate answer is logged and dropped instead of being taken for the next
+  call's answer.
+
+Handlers only answer and record (into the in-memory ``Recorder``); they never await a
+call to the same charger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+from ocpp import exceptions as ocpp_exc
+from ocpp import v16, v201
+from ocpp.messages import Call, CallError, CallResult, MessageType, validate_payload
+from ocpp.routing import on
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+from websockets.exceptions import ConnectionClosed
+
+if TYPE_CHECKING:
+    from ocpp_gateway.server import Gateway
+
+logger = logging.getLogger("ocpp_gateway")
+# Every frame in and out, at INFO (quiet by default, see LOGGING in settings).
+frame_logger = logging.getLogger("ocpp_gateway.frames")
+
+
+class ConnectionGone(Exception):
+    """The socket closed while a call to the charger was in flight."""
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _short(value, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class GatewayChargePointMixin:
+    """What both versions share; mixed in before the version's ``ocpp`` ChargePoint."""
+
+    _ocpp_version: str
+    # CallError codes for frames that cannot be routed (version-specific names).
+    _not_json_code: str
+    _bad_frame_code: str
+    _bad_message_type_code: str
+
+    def __init__(self, charge_point_id, connection, *, charger_pk, token, gateway: Gateway):
+        super().__init__(charge_point_id, connection, logger=frame_logger)
+        self.charger_pk = charger_pk
+        self.token = token
+        self.gateway = gateway
+        self.recorder = gateway.recorder
+        self.last_frame = time.monotonic()
+        self._pending: dict[str, tuple[str, asyncio.Future]] = {}
+        self._out_lock = asyncio.Lock()
+        self._statuses: dict[object, str] = {}
+        self._session_active: bool | None = None
+        self.closed = False
+        self.detached = False
+
+    # -- incoming frames ---------------------------------------------------------------
+    async def route_message(self, raw_msg):
+        self.last_frame = time.monotonic()
+        self.recorder.seen(self.charger_pk, timezone.now())
+        try:
+            if isinstance(raw_msg, bytes):
+                raw_msg = raw_msg.decode("utf-8")
+            msg = json.loads(raw_msg)
+        except (UnicodeDecodeError, ValueError):
+            logger.warning("%s: frame is not JSON: %s", self.id, _short(raw_msg))
+            await self._send_error("-1", self._not_json_code, "Frame is not valid JSON")
+            return
+
+        if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[0], int):
+            logger.warning("%s: frame is not an OCPP message: %s", self.id, _short(raw_msg))
+            unique_id = msg[1] if isinstance(msg, list) and len(msg) > 1 else "-1"
+            await self._send_error(
+                unique_id if isinstance(unique_id, str) else "-1",
+                self._bad_frame_code,
+                "Frame is not an OCPP-J message [MessageTypeId, MessageId, ...]",
+            )
+            return
+
+        message_type, unique_id = msg[0], msg[1]
+        if not isinstance(unique_id, str):
+            logger.warning("%s: message id is not a string: %s", self.id, _short(raw_msg))
+            await self._send_error("-1", self._bad_frame_code, "MessageId must be a string")
+            return
+
+        if message_type == MessageType.Call:
+            if len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict):
+                logger.warning("%s: malformed CALL: %s", self.id, _short(raw_msg))
+                await self._send_error(
+                    unique_id,
+                    self._bad_frame_code,
+                    "A CALL is [2, MessageId, Action, {Payload}]",
+                )
+                return
+            await self._answer_call(Call(unique_id, msg[2], msg[3]))
+        elif message_type == MessageType.CallResult:
+            payload = msg[2] if len(msg) == 3 else None
+            self._resolve(unique_id, CallResult(unique_id, payload), raw_msg)
+        elif message_type == MessageType.CallError:
+            code = msg[2] if len(msg) > 2 else "GenericError"
+            description = msg[3] if len(msg) > 3 else ""
+            details = msg[4] if len(msg) > 4 else {}
+            self._resolve(unique_id, CallError(unique_id, code, description, details), raw_msg)
+        else:
+            logger.warning("%s: unknown MessageTypeId %r", self.id, message_type)
+            await self._send_error(
+                unique_id,
+                self._bad_message_type_code,
+                f"MessageTypeId {message_type!r} is not supported",
+            )
+
+    async def _answer_call(self, msg: Call) -> None:
+        try:
+            await self._handle_call(msg)
+        except ocpp_exc.OCPPError as error:
+            logger.warning(
+                "%s: %s refused with %s: %s",
+                self.id,
+                msg.action,
+                error.code,
+                _short(error.details.get("cause", error.description)),
+            )
+            await self._send_error(
+                msg.unique_id,
+                self._error_code(error),
+                error.description,
+                {"cause": _short(error.details.get("cause", ""))} if error.details else {},
+            )
+
+    def _error_code(self, error: ocpp_exc.OCPPError) -> str:
+        return error.code
+
+    async def _send_error(self, unique_id: str, code: str, description: str, details=None):
+        frame = CallError(unique_id, code, description, details or {}).to_json()
+        with contextlib.suppress(ConnectionClosed):
+            await self._send(frame)
+
+    def _resolve(self, unique_id: str, message, raw_msg) -> None:
+        entry = self._pending.get(unique_id)
+        if entry is None or entry[1].done():
+            logger.warning(
+                "%s: late or unknown answer dropped (id %s): %s",
+                self.id,
+                unique_id,
+                _short(raw_msg),
+            )
+            return
+        entry[1].set_result(message)
+
+    # -- outgoing calls ----------------------------------------------------------------
+    async def send_call(self, action: str, payload: dict, deadline: float) -> dict:
+        """Send one call and wait for its answer, all before `deadline` (loop time).
+
+        Returns a CallResult dict as the command channel carries it.
+        """
+        call = Call(str(uuid.uuid4()), action, payload)
+        try:
+            await validate_payload(call, self._ocpp_version)
+        except ocpp_exc.OCPPError as error:
+            cause = error.details.get("cause", error.description)
+            return {
+                "outcome": "error",
+                "detail": f"{action} not sent: invalid for OCPP {self._ocpp_version}: "
+                + _short(cause),
+            }
+
+        sent = False
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(deadline):
+                async with self._out_lock:
+                    if self.closed:
+                        raise ConnectionGone
+                    future = loop.create_future()
+                    self._pending[call.unique_id] = (action, future)
+                    try:
+                        await self._send(call.to_json())
+                        sent = True
+                        response = await future
+                    finally:
+                        self._pending.pop(call.unique_id, None)
+        except TimeoutError:
+            if not sent:
+                return {
+                    "outcome": "timeout",
+                    "detail": f"{action} not sent: an earlier call was still waiting",
+                }
+            return {"outcome": "timeout", "detail": f"no answer to {action} in time"}
+        except (ConnectionGone, ConnectionClosed):
+            if not sent:
+                return {"outcome": "not_connected", "detail": "the socket closed before sending"}
+            return {
+                "outcome": "timeout",
+                "detail": f"the socket closed before {action} was answered",
+            }
+
+        if isinstance(response, CallError):
+            return {
+                "outcome": "call_error",
+                "detail": f"{response.error_code}: {response.error_description}".strip(),
+            }
+        payload = response.payload if isinstance(response.payload, dict) else {}
+        detail = ""
+        response.action = action
+        try:
+            await validate_payload(response, self._ocpp_version)
+        except ocpp_exc.OCPPError as error:
+            # Field chargers differ from the textbook: keep the answer, say what was off.
+            detail = "answer does not match the schema: " + _short(
+                error.details.get("cause", error.description)
+            )
+            logger.warning("%s: %s %s", self.id, action, detail)
+        status = payload.get("status")
+        return {
+            "outcome": "answered",
+            "status": status if isinstance(status, str) else None,
+            "payload": payload,
+            "detail": detail,
+        }
+
+    def connection_lost(self) -> None:
+        self.closed = True
+        for _action, future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(ConnectionGone())
+
+    # -- recording helpers -------------------------------------------------------------
+    def _record_status(self, key, status: str, connector_id: int | None) -> None:
+        if self._statuses.get(key) == status:
+            return  # a duplicate of what this socket already reported
+        self._statuses[key] = status
+        self.recorder.status(self.charger_pk, timezone.now(), status, connector_id)
+
+    def _record_session(self, active: bool) -> None:
+        if self._session_active == active:
+            return
+        self._session_active = active
+        self.recorder.session(self.charger_pk, timezone.now(), active)
+
+    def _record_boot(self, reason: str, **facts) -> None:
+        self.recorder.booted(self.charger_pk, timezone.now(), reason, facts)
+        logger.info("%s: BootNotification (%s) %s", self.id, reason, facts)
+
+    @property
+    def heartbeat_interval(self) -> int:
+        return self.gateway.heartbeat_interval
+
+
+class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
+    _not_json_code = "FormationViolation"
+    _bad_frame_code = "FormationViolation"
+    _bad_message_type_code = "ProtocolError"
+
+    def _error_code(self, error):
+        # OCPP 1.6 spells two codes differently from 2.0.1 (see the 1.6 errata).
+        return {
+            "FormatViolation": "FormationViolation",
+            "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+        }.get(error.code, error.code)
+
+    @on(Action16.boot_notification)
+    def on_boot_notification(self, charge_point_vendor, charge_point_model, **kwargs):
+        self._record_boot(
+            "PowerUp",
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            firmware_version=kwargs.get("firmware_version", ""),
+            serial_number=kwargs.get("charge_point_serial_number")
+            or kwargs.get("charge_box_serial_number", ""),
+        )
+        return result16.BootNotification(
+            current_time=utc_now_iso(), interval=self.heartbeat_interval, status="Accepted"
+        )
+
+    @on(Action16.heartbeat)
+    def on_heartbeat(self, **kwargs):
+        return result16.Heartbeat(current_time=utc_now_iso())
+
+    @on(Action16.status_notification)
+    def on_status_notification(self, connector_id, status, **kwargs):
+        self._record_status(connector_id, status, connector_id)
+        return result16.StatusNotification()
+
+    @on(Action16.authorize)
+    def on_authorize(self, id_tag, **kwargs):
+        # The portal keeps no tag list: every tag may charge (the charger's own list rules).
+        return result16.Authorize(id_tag_info={"status": "Accepted"})
+
+    @on(Action16.start_transaction)
+    async def on_start_transaction(self, connector_id, id_tag, **kwargs):
+        transaction_id = await self.gateway.next_transaction_id()
+        self._record_session(True)
+        return result16.StartTransaction(
+            transaction_id=transaction_id, id_tag_info={"status": "Accepted"}
+        )
+
+    @on(Action16.stop_transaction)
+    def on_stop_transaction(self, **kwargs):
+        self._record_session(False)
+        return result16.StopTransaction()
+
+    @on(Action16.meter_values)
+    def on_meter_values(self, **kwargs):
+        return result16.MeterValues()
+
+    @on(Action16.data_transfer)
+    def on_data_transfer(self, vendor_id, **kwargs):
+        return result16.DataTransfer(status="UnknownVendorId")
+
+    @on(Action16.firmware_status_notification)
+    def on_firmware_status_notification(self, **kwargs):
+        return result16.FirmwareStatusNotification()
+
+    @on(Action16.diagnostics_status_notification)
+    def on_diagnostics_status_notification(self, **kwargs):
+        return result16.DiagnosticsStatusNotification()
+
+    @on(Action16.security_event_notification)
+    def on_security_event_notification(self, **kwargs):
+        logger.info("%s: security event %s", self.id, kwargs.get("type"))
+        return result16.SecurityEventNotification()
+
+    @on(Action16.signed_firmware_status_notification)
+    def on_signed_firmware_status_notification(self, **kwargs):
+        return result16.SignedFirmwareStatusNotification()
+
+    @on(Action16.log_status_notification)
+    def on_log_status_notification(self, **kwargs):
+        return result16.LogStatusNotification()
+
+
+class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
+    _not_json_code = "RpcFrameworkError"
+    _bad_frame_code = "RpcFrameworkError"
+    _bad_message_type_code = "MessageTypeNotSupported"
+
+    def _error_code(self, error):
+        return {"OccurrenceConstraintViolation": "OccurenceConstraintViolation"}.get(
+            error.code, error.code
+        )
+
+    @on(Action201.boot_notification)
+    def on_boot_notification(self, charging_station, reason, **kwargs):
+        self._record_boot(
+            reason,
+            vendor=charging_station.get("vendor_name", ""),
+            model=charging_station.get("model", ""),
+            firmware_version=charging_station.get("firmware_version", ""),
+            serial_number=charging_station.get("serial_number", ""),
+        )
+        return result201.BootNotification(
+            current_time=utc_now_iso(), interval=self.heartbeat_interval, status="Accepted"
+        )
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self, **kwargs):
+        return result201.Heartbeat(current_time=utc_now_iso())
+
+    @on(Action201.status_notification)
+    def on_status_notification(self, connector_status, evse_id, connector_id, **kwargs):
+        self._record_status((evse_id, connector_id), connector_status, connector_id)
+        return result201.StatusNotification()
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, event_type, **kwargs):
+        if event_type == "Ended":
+            self._record_session(False)
+        else:  # Started, or Updated from a charger that reconnected mid-session
+            self._record_session(True)
+        if kwargs.get("id_token"):
+            return result201.TransactionEvent(id_token_info={"status": "Accepted"})
+        return result201.TransactionEvent()
+
+    @on(Action201.authorize)
+    def on_authorize(self, id_token, **kwargs):
+        return result201.Authorize(id_token_info={"status": "Accepted"})
+
+    @on(Action201.meter_values)
+    def on_meter_values(self, **kwargs):
+        return result201.MeterValues()
+
+    @on(Action201.notify_event)
+    def on_notify_event(self, **kwargs):
+        return result201.NotifyEvent()
+
+    @on(Action201.notify_report)
+    def on_notify_report(self, **kwargs):
+        return result201.NotifyReport()
+
+    @on(Action201.security_event_notification)
+    def on_security_event_notification(self, **kwargs):
+        logger.info("%s: security event %s", self.id, kwargs.get("type"))
+        return result201.SecurityEventNotification()
+
+    @on(Action201.firmware_status_notification)
+    def on_firmware_status_notification(self, **kwargs):
+        return result201.FirmwareStatusNotification()
+
+    @on(Action201.log_status_notification)
+    def on_log_status_notification(self, **kwargs):
+        return result201.LogStatusNotification()
+
+    @on(Action201.data_transfer)
+    def on_data_transfer(self, vendor_id, **kwargs):
+        return result201.DataTransfer(status="UnknownVendorId")
+
+
+CHARGE_POINT_CLASSES = {"ocpp1.6": ChargePoint16, "ocpp2.0.1": ChargePoint201}
+SUBPROTOCOL_VERSIONS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}

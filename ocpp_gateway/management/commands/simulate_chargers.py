@@ -1,0 +1,142 @@
+"""`python manage.py simulate_chargers`: a simulated fleet in one process (see simulator.py).
+
+simulate_chargers --from-db --password secret --exclude CP-1,CP-2 --behaviour CP-3=reject
+simulate_chargers --count 500 --prefix CP- --ocpp 2.0.1 --share no_answer=0.1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from chargers.models import Charger
+from ocpp_gateway.simulator import BEHAVIOURS, Fleet, SimulatedCharger, assign_behaviours
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    result = {}
+    for value in values:
+        key, sep, kind = value.partition("=")
+        if not sep or not key.strip() or not kind.strip():
+            raise CommandError(f"{option} takes KEY=VALUE, got {value!r}")
+        result[key.strip()] = kind.strip()
+    return result
+
+
+class Command(BaseCommand):
+    help = "Run simulated OCPP chargers against the gateway until stopped (Ctrl-C / SIGTERM)."
+
+    def add_arguments(self, parser):
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--from-db", action="store_true", help="every charger in the database")
+        source.add_argument("--count", type=int, help="this many chargers named PREFIX + number")
+        parser.add_argument("--prefix", default="CP-")
+        parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
+        parser.add_argument(
+            "--ocpp",
+            choices=["1.6", "2.0.1"],
+            default=None,
+            help="protocol version (default: each charger's own with --from-db, else 1.6)",
+        )
+        parser.add_argument("--password", default=None, help="for chargers that require one")
+        parser.add_argument("--exclude", default="", help="comma-separated ids to leave offline")
+        parser.add_argument(
+            "--behaviour",
+            action="append",
+            default=[],
+            metavar="ID=KIND",
+            help=f"per-charger behaviour, one of: {', '.join(BEHAVIOURS)}",
+        )
+        parser.add_argument(
+            "--share",
+            action="append",
+            default=[],
+            metavar="KIND=FRACTION",
+            help="give this fraction of the fleet a behaviour, e.g. reject=0.1",
+        )
+        parser.add_argument("--reboot-seconds", type=float, default=3.0)
+        parser.add_argument("--slow-back-seconds", type=float, default=None)
+        parser.add_argument(
+            "--heartbeat-seconds",
+            type=float,
+            default=None,
+            help="default: the interval the gateway gives in the BootNotification answer",
+        )
+        parser.add_argument("--session-seconds", type=float, default=60.0)
+        parser.add_argument("--seed", type=int, default=None, help="for --share and jitter")
+        parser.add_argument("--stats-file", default=None, help="write per-charger counts on exit")
+
+    def handle(self, *args, **options):
+        fleet = self.build(options)
+        if not fleet.chargers:
+            raise CommandError("no chargers to simulate")
+        self.stdout.write(f"simulating {len(fleet.chargers)} chargers against {options['url']}")
+        self.stdout.flush()
+        try:
+            asyncio.run(self.run(fleet))
+        finally:
+            if options["stats_file"]:
+                fleet.write_stats(options["stats_file"])
+
+    def build(self, options) -> Fleet:
+        excluded = {item.strip() for item in options["exclude"].split(",") if item.strip()}
+        if options["from_db"]:
+            rows = [
+                (
+                    charger.charge_point_id,
+                    options["ocpp"] or charger.ocpp_version,
+                    charger.requires_password,
+                    {
+                        "vendor": charger.vendor or "Wallbox",
+                        "model": charger.model or "Pulsar Plus",
+                        "firmware_version": charger.firmware_version or "1.0.0",
+                        "serial_number": charger.serial_number or None,
+                    },
+                )
+                for charger in Charger.objects.order_by("charge_point_id")
+            ]
+        else:
+            if options["count"] < 1:
+                raise CommandError("--count must be at least 1")
+            width = max(3, len(str(options["count"])))
+            rows = [
+                (f"{options['prefix']}{i:0{width}d}", options["ocpp"] or "1.6", True, {})
+                for i in range(1, options["count"] + 1)
+            ]
+        rows = [row for row in rows if row[0] not in excluded]
+        rng = random.Random(options["seed"])
+        try:
+            behaviours = assign_behaviours(
+                [row[0] for row in rows],
+                _pairs(options["behaviour"], "--behaviour"),
+                {k: float(v) for k, v in _pairs(options["share"], "--share").items()},
+                rng,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        chargers = [
+            SimulatedCharger(
+                cp_id,
+                options["url"],
+                ocpp_version=version,
+                password=options["password"] if needs_password else None,
+                behaviour=behaviours[cp_id],
+                reboot_seconds=options["reboot_seconds"],
+                slow_back_seconds=options["slow_back_seconds"],
+                heartbeat_seconds=options["heartbeat_seconds"],
+                session_seconds=options["session_seconds"],
+                rng=random.Random(rng.random()),
+                **facts,
+            )
+            for cp_id, version, needs_password, facts in rows
+        ]
+        return Fleet(chargers)
+
+    async def run(self, fleet: Fleet) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, fleet.stop)
+        await fleet.run()

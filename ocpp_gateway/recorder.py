@@ -1,0 +1,244 @@
+"""What the gateway writes to the database about chargers, off the event loop and batched.
+
+The event loop only appends to in-memory buffers. A flusher hands them, about once a
+second, to a single database thread that writes them:
+
+- events whose order matters (connected, disconnected, booted, session started/ended)
+  one small UPDATE each, in the order they happened;
+- the frequent ones coalesced: every charger's latest status in one bulk UPDATE and
+  every charger's last-seen time in another.
+
+After each write the matching signal from ``chargers.signals`` is sent with
+``send_robust``: a failing receiver is logged and never reaches the gateway.
+
+"Disconnected" is a compare-and-set on ``Charger.connection_token``: the socket that
+closes only marks the charger disconnected if it still owns it, so a second connection
+that replaced it stays connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import close_old_connections, connections
+from django.db.models import Q
+from django.utils import timezone
+
+from chargers import signals
+from chargers.models import Charger
+
+logger = logging.getLogger("ocpp_gateway.recorder")
+
+
+@dataclass
+class _Buffers:
+    events: list[tuple] = field(default_factory=list)
+    seen: dict[int, datetime] = field(default_factory=dict)
+    statuses: dict[int, tuple[str, int | None, datetime]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.seen or self.statuses)
+
+
+def _send(signal, **kwargs) -> None:
+    for receiver, result in signal.send_robust(sender=Charger, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "signal receiver %r failed for charger %s",
+                receiver,
+                kwargs.get("charger_id"),
+                exc_info=result,
+            )
+
+
+class Recorder:
+    """Buffers charger facts on the loop; writes them from one database thread."""
+
+    def __init__(self, flush_interval: float = 1.0):
+        self.flush_interval = flush_interval
+        self._buffers = _Buffers()
+        # One thread for every database write: writes stay in order and the gateway
+        # holds one connection for them. Handshake lookups use their own thread.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-db-write")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-db-read")
+        self._flush_lock = asyncio.Lock()
+
+    # -- buffering, on the event loop -------------------------------------------------
+    def seen(self, charger_id: int, at: datetime) -> None:
+        self._buffers.seen[charger_id] = at
+
+    def connected(self, charger_id: int, token: str, at: datetime, ocpp_version: str) -> None:
+        self._buffers.events.append(("connected", charger_id, token, at, ocpp_version))
+
+    def disconnected(self, charger_id: int, token: str, at: datetime) -> None:
+        self._buffers.events.append(("disconnected", charger_id, token, at))
+
+    def booted(self, charger_id: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
+        self._buffers.events.append(("booted", charger_id, at, reason, facts))
+
+    def session(self, charger_id: int, at: datetime, active: bool) -> None:
+        self._buffers.events.append(("session", charger_id, at, active))
+
+    def status(self, charger_id: int, at: datetime, status: str, connector_id: int | None) -> None:
+        self._buffers.statuses[charger_id] = (status, connector_id, at)
+
+    # -- running ----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Flush forever (cancel to stop; call flush() once more afterwards)."""
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("writing charger state failed; will retry with the next batch")
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            buffers, self._buffers = self._buffers, _Buffers()
+            if not buffers:
+                return
+            try:
+                await self.in_writer(_write, buffers)
+            except Exception:
+                # Keep what we could not write, in front of anything newer.
+                newer, self._buffers = self._buffers, buffers
+                self._buffers.events.extend(newer.events)
+                self._buffers.seen.update(newer.seen)
+                self._buffers.statuses.update(newer.statuses)
+                raise
+
+    async def in_writer(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, _with_connection, func, *args
+        )
+
+    async def in_reader(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader, _with_connection, func, *args
+        )
+
+    async def close(self) -> None:
+        """Write what is left and release the database connections of our threads."""
+        try:
+            await self.flush()
+        finally:
+            loop = asyncio.get_running_loop()
+            for executor in (self._writer, self._reader):
+                await loop.run_in_executor(executor, connections.close_all)
+                executor.shutdown(wait=True)
+
+
+def _with_connection(func, *args):
+    close_old_connections()
+    try:
+        return func(*args)
+    finally:
+        close_old_connections()
+
+
+def _write(buffers: _Buffers) -> None:
+    for event in buffers.events:
+        kind = event[0]
+        try:
+            _EVENT_WRITERS[kind](*event[1:])
+        except Exception:
+            logger.exception("could not record %s for charger %s", kind, event[1])
+
+    if buffers.statuses:
+        rows = [
+            Charger(pk=pk, last_status=status, last_status_at=at)
+            for pk, (status, _connector, at) in buffers.statuses.items()
+        ]
+        Charger.objects.bulk_update(rows, ["last_status", "last_status_at"], batch_size=500)
+        for pk, (status, connector_id, at) in buffers.statuses.items():
+            _send(
+                signals.charger_status_changed,
+                charger_id=pk,
+                at=at,
+                status=status,
+                connector_id=connector_id,
+            )
+
+    if buffers.seen:
+        rows = [Charger(pk=pk, last_seen_at=at) for pk, at in buffers.seen.items()]
+        Charger.objects.bulk_update(rows, ["last_seen_at"], batch_size=500)
+
+
+def _write_connected(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+    updated = Charger.objects.filter(pk=pk).update(
+        is_connected=True,
+        connected_at=at,
+        last_seen_at=at,
+        connection_token=token,
+        ocpp_version=ocpp_version,
+    )
+    if updated:
+        _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
+
+
+def _write_disconnected(pk: int, token: str, at: datetime) -> None:
+    if mark_disconnected(pk, token, at):
+        logger.info("charger %s disconnected", pk)
+
+
+def mark_disconnected(pk: int, token: str, at: datetime) -> bool:
+    """Compare-and-set: only the socket that still owns the charger may disconnect it."""
+    updated = Charger.objects.filter(pk=pk, connection_token=token).update(
+        is_connected=False, disconnected_at=at, connection_token=""
+    )
+    if updated:
+        _send(signals.charger_disconnected, charger_id=pk, at=at, connection_token=token)
+    return bool(updated)
+
+
+def _write_booted(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
+    fields = {name: value for name, value in facts.items() if value}
+    updated = Charger.objects.filter(pk=pk).update(last_boot_at=at, last_seen_at=at, **fields)
+    if updated:
+        _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+
+
+def _write_session(pk: int, at: datetime, active: bool) -> None:
+    updated = Charger.objects.filter(pk=pk).update(session_active=active, session_changed_at=at)
+    if updated:
+        _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+
+
+_EVENT_WRITERS = {
+    "connected": _write_connected,
+    "disconnected": _write_disconnected,
+    "booted": _write_booted,
+    "session": _write_session,
+}
+
+
+def sweep_silent(timeout: float, exclude_ids: set[int]) -> list[int]:
+    """Mark disconnected every charger shown connected that nobody has heard from in time.
+
+    Catches chargers left "connected" by a gateway that died without cleaning up.
+    `exclude_ids` are the chargers this gateway holds (it watches those itself).
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
+    stale = (
+        Charger.objects.filter(is_connected=True)
+        .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
+        .exclude(pk__in=exclude_ids)
+        .values_list("pk", "connection_token")
+    )
+    swept = []
+    for pk, token in list(stale):
+        updated = Charger.objects.filter(
+            Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True),
+            pk=pk,
+            connection_token=token,
+            is_connected=True,
+        ).update(is_connected=False, disconnected_at=now, connection_token="")
+        if updated:
+            _send(signals.charger_disconnected, charger_id=pk, at=now, connection_token=token)
+            swept.append(pk)
+    return swept

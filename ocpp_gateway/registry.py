@@ -1,0 +1,68 @@
+"""The Redis layout shared by the gateway and the command client.
+
+- ``ocpp:routes`` (hash): charge point id -> JSON ``{"gw", "token", "ocpp"}``, the gateway
+  process that holds the charger's socket, the socket's connection token and the
+  negotiated OCPP version. A gateway writes the field when a socket opens and removes
+  it (only if it still holds that token) when the socket closes.
+- ``ocpp:gateway:<id>:alive`` (string with a TTL): refreshed by a running gateway. A
+  route to a gateway whose key has expired is stale: that process is gone.
+- ``ocpp:gateway:<id>:requests`` (list): commands for that gateway, JSON, FIFO.
+- ``ocpp:reply:<request id>`` (list): the gateway pushes the one answer here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+ROUTES = "ocpp:routes"
+TRANSACTION_SEQ = "ocpp:transaction-seq"
+# A gateway refreshes its liveness key every ALIVE_REFRESH seconds; it expires after ALIVE_TTL.
+ALIVE_TTL = 10
+ALIVE_REFRESH = 2.0
+# Replies nobody collects are dropped by Redis after this long.
+REPLY_TTL = 120
+
+# Remove a route only when it is still the one we wrote (a newer socket may own it now).
+DELETE_ROUTE_IF_OWNED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+def alive_key(gateway_id: str) -> str:
+    return f"ocpp:gateway:{gateway_id}:alive"
+
+
+def requests_key(gateway_id: str) -> str:
+    return f"ocpp:gateway:{gateway_id}:requests"
+
+
+def reply_key(request_id: str) -> str:
+    return f"ocpp:reply:{request_id}"
+
+
+@dataclass(frozen=True)
+class Route:
+    gateway_id: str
+    token: str
+    ocpp_version: str
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"gw": self.gateway_id, "token": self.token, "ocpp": self.ocpp_version},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def decode(cls, raw: str | bytes | None) -> Route | None:
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return cls(str(data["gw"]), str(data["token"]), str(data["ocpp"]))
+        except (ValueError, KeyError, TypeError):
+            return None

@@ -1,0 +1,523 @@
+"""Simulated chargers: many in one asyncio process, speaking OCPP 1.6J or 2.0.1 over real sockets.
+
+Used by ``manage.py simulate_chargers`` (the demo), by the tests and by benchmarks::
+
+    charger = SimulatedCharger("CP-1", "ws://127.0.0.1:9000/ocpp", ocpp_version="2.0.1")
+    fleet = Fleet([charger, ...])
+    await fleet.run()          # until fleet.stop()
+    fleet.stats()["CP-1"]["resets"]
+
+Each charger boots, sends StatusNotification, heartbeats, and on Reset answers per its
+behaviour:
+
+- ``accept`` (default): Accepted, closes its socket, stays away ``reboot_seconds``,
+  reconnects (backoff with jitter) and sends BootNotification;
+- ``reject``: Rejected; ``no_answer``: never answers a Reset;
+- ``never_back``: Accepted and never reconnects; ``slow_back``: stays away
+  ``slow_back_seconds``;
+- ``charging``: a session runs from the first boot for ``session_seconds`` (1.6
+  Start/StopTransaction, 2.0.1 TransactionEvent). In 2.0.1 an OnIdle Reset is answered
+  Scheduled and the charger restarts when the session ends; other resets end the
+  session first.
+
+A connection lost without a Reset is re-established without BootNotification, as a
+field charger does. What each charger received is counted in ``ChargerStats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from ocpp import v16, v201
+from ocpp.routing import after, on
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+logger = logging.getLogger("ocpp_gateway.simulator")
+frame_logger = logging.getLogger("ocpp_gateway.frames")
+
+BEHAVIOURS = ("accept", "reject", "no_answer", "never_back", "slow_back", "charging")
+SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class ChargerStats:
+    connects: int = 0
+    handshake_failures: int = 0
+    boots: int = 0
+    resets: int = 0
+    reset_types: list[str] = field(default_factory=list)
+    trigger_messages: int = 0
+    received: Counter = field(default_factory=Counter)
+    sessions_started: int = 0
+    sessions_ended: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "connects": self.connects,
+            "handshake_failures": self.handshake_failures,
+            "boots": self.boots,
+            "resets": self.resets,
+            "reset_types": list(self.reset_types),
+            "trigger_messages": self.trigger_messages,
+            "received": dict(self.received),
+            "sessions_started": self.sessions_started,
+            "sessions_ended": self.sessions_ended,
+        }
+
+
+class _SimMixin:
+    """Charger-side handlers shared by both versions."""
+
+    sim: SimulatedCharger
+
+    async def route_message(self, raw_msg):
+        try:
+            msg = json.loads(raw_msg)
+        except ValueError:
+            msg = None
+        if isinstance(msg, list) and len(msg) == 4 and msg[0] == 2:
+            action = msg[2]
+            self.sim.stats.received[action] += 1
+            if action == "Reset":
+                reset_type = msg[3].get("type") if isinstance(msg[3], dict) else None
+                self.sim.stats.resets += 1
+                self.sim.stats.reset_types.append(str(reset_type))
+                logger.info("%s: Reset %s received", self.id, reset_type)
+                if self.sim.behaviour == "no_answer":
+                    return  # a charger that never answers
+            elif action == "TriggerMessage":
+                self.sim.stats.trigger_messages += 1
+        await super().route_message(raw_msg)
+
+
+class _Sim16(_SimMixin, v16.ChargePoint):
+    @on(Action16.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
+        return result16.Reset(status=self.sim.reset_answer(type))
+
+    @after(Action16.reset)
+    def after_reset(self, type, **kwargs):  # noqa: A002
+        self.sim.after_reset_answer(type)
+
+    @on(Action16.trigger_message)
+    def on_trigger_message(self, requested_message, **kwargs):
+        ok = requested_message in ("BootNotification", "Heartbeat", "StatusNotification")
+        return result16.TriggerMessage(status="Accepted" if ok else "NotImplemented")
+
+    @after(Action16.trigger_message)
+    def after_trigger_message(self, requested_message, **kwargs):
+        self.sim.spawn(self.sim.send_triggered(requested_message))
+
+
+class _Sim201(_SimMixin, v201.ChargePoint):
+    @on(Action201.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002
+        return result201.Reset(status=self.sim.reset_answer(type))
+
+    @after(Action201.reset)
+    def after_reset(self, type, **kwargs):  # noqa: A002
+        self.sim.after_reset_answer(type)
+
+    @on(Action201.trigger_message)
+    def on_trigger_message(self, requested_message, **kwargs):
+        ok = requested_message in ("BootNotification", "Heartbeat", "StatusNotification")
+        return result201.TriggerMessage(status="Accepted" if ok else "NotImplemented")
+
+    @after(Action201.trigger_message)
+    def after_trigger_message(self, requested_message, **kwargs):
+        self.sim.spawn(self.sim.send_triggered(requested_message))
+
+
+class SimulatedCharger:
+    def __init__(
+        self,
+        charge_point_id: str,
+        url: str,
+        *,
+        ocpp_version: str = "1.6",
+        password: str | None = None,
+        behaviour: str = "accept",
+        reboot_seconds: float = 3.0,
+        slow_back_seconds: float | None = None,
+        heartbeat_seconds: float | None = None,
+        session_seconds: float = 60.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        call_timeout: float = 10.0,
+        vendor: str = "Wallbox",
+        model: str = "Pulsar Plus",
+        firmware_version: str = "6.4.12",
+        serial_number: str | None = None,
+        rng: random.Random | None = None,
+    ):
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}; one of {', '.join(BEHAVIOURS)}")
+        if ocpp_version not in SUBPROTOCOL:
+            raise ValueError(f"unknown OCPP version {ocpp_version!r}")
+        self.id = charge_point_id
+        self.url = url.rstrip("/") + "/" + quote(charge_point_id, safe="")
+        self.ocpp_version = ocpp_version
+        self.password = password
+        self.behaviour = behaviour
+        self.reboot_seconds = reboot_seconds
+        self.slow_back_seconds = (
+            slow_back_seconds if slow_back_seconds is not None else max(10 * reboot_seconds, 30)
+        )
+        self.heartbeat_seconds = heartbeat_seconds
+        self.session_seconds = session_seconds
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.call_timeout = call_timeout
+        # Cut to the shortest limit the two versions' BootNotification schemas allow.
+        self.vendor = vendor[:20]
+        self.model = model[:20]
+        self.firmware_version = firmware_version[:50]
+        self.serial_number = (serial_number or f"SIM-{charge_point_id}")[:25]
+        self.rng = rng or random.Random()
+        self.stats = ChargerStats()
+        self.connected = False
+        self.last_error = ""
+        self._cp = None
+        self._stop: asyncio.Event | None = None
+        self._reboot: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._reset_scheduled = False
+        self._session_state = "none"  # none -> running -> ended (once per simulator run)
+        self._session_ends_at = 0.0
+        self._transaction_id: int | str | None = None
+        self._seq_no = 0
+
+    # -- the life of a charger -----------------------------------------------------------
+    async def run(self) -> None:
+        self._stop = asyncio.Event()
+        need_boot = True
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                websocket = await connect(
+                    self.url,
+                    subprotocols=[SUBPROTOCOL[self.ocpp_version]],
+                    additional_headers=self._auth_headers(),
+                    compression=None,
+                    open_timeout=15,
+                    close_timeout=2,
+                )
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.stats.handshake_failures += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                logger.debug("%s: connect failed: %s", self.id, self.last_error)
+                await self._pause(self._backoff(attempt))
+                attempt += 1
+                continue
+            attempt = 0
+            self.stats.connects += 1
+            outcome = await self._online(websocket, need_boot)
+            if outcome == "stop":
+                break
+            if outcome == "reboot":
+                need_boot = True
+                if self.behaviour == "never_back":
+                    logger.info("%s: rebooting and never coming back", self.id)
+                    await self._stop.wait()
+                    break
+                away = (
+                    self.slow_back_seconds if self.behaviour == "slow_back" else self.reboot_seconds
+                )
+                await self._pause(away * self.rng.uniform(1.0, 1.2))
+            else:  # the connection was lost: reconnect, no BootNotification
+                need_boot = False
+                await self._pause(self._backoff(0))
+
+    def stop(self) -> None:
+        """Ask the charger to go away (closes its socket with 1001). Call on its loop."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def _auth_headers(self) -> dict[str, str]:
+        if not self.password:
+            return {}
+        token = base64.b64encode(f"{self.id}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * (2**attempt))
+        return delay * self.rng.uniform(0.5, 1.5)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    async def _online(self, websocket, need_boot: bool) -> str:
+        cls = _Sim16 if self.ocpp_version == "1.6" else _Sim201
+        cp = cls(self.id, websocket, response_timeout=self.call_timeout, logger=frame_logger)
+        cp.sim = self
+        self._cp = cp
+        self._reboot = asyncio.Event()
+        self.connected = True
+        reader = asyncio.create_task(cp.start())
+        life = asyncio.create_task(self._live(cp, need_boot))
+        rebooting = asyncio.create_task(self._reboot.wait())
+        stopping = asyncio.create_task(self._stop.wait())
+        waiting = {reader, life, rebooting, stopping}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiting | self._tasks:
+                task.cancel()
+            self.connected = False
+            self._cp = None
+        if self._reboot.is_set():
+            outcome, code, reason = "reboot", 1000, "rebooting"
+        elif self._stop.is_set():
+            outcome, code, reason = "stop", 1001, "simulator stopping"
+        else:
+            outcome, code, reason = "lost", 1000, "reconnecting"
+            if life.done() and not life.cancelled() and life.exception():
+                self.last_error = repr(life.exception())
+        with contextlib.suppress(Exception):
+            await websocket.close(code, reason)
+        return outcome
+
+    async def _live(self, cp, need_boot: bool) -> None:
+        interval = self.heartbeat_seconds
+        if need_boot:
+            boot_interval = await self._boot(cp, "PowerUp")
+            interval = interval or boot_interval
+        await self._send_status(cp)
+        if self.behaviour == "charging" and self._session_state == "none":
+            self._session_state = "running"
+            self._session_ends_at = asyncio.get_running_loop().time() + self.session_seconds
+            await self._start_session(cp)
+        if self._session_state == "running":
+            self.spawn(self._finish_session_later())
+        interval = interval or 60
+        while True:
+            await asyncio.sleep(interval)
+            await cp.call(self._payloads.Heartbeat())
+
+    async def _boot(self, cp, reason: str) -> float:
+        while True:
+            if self.ocpp_version == "1.6":
+                payload = call16.BootNotification(
+                    charge_point_model=self.model,
+                    charge_point_vendor=self.vendor,
+                    charge_point_serial_number=self.serial_number,
+                    firmware_version=self.firmware_version,
+                )
+            else:
+                payload = call201.BootNotification(
+                    charging_station={
+                        "model": self.model,
+                        "vendor_name": self.vendor,
+                        "serial_number": self.serial_number,
+                        "firmware_version": self.firmware_version,
+                    },
+                    reason=reason,
+                )
+            answer = await cp.call(payload)
+            if answer is not None and answer.status == "Accepted":
+                self.stats.boots += 1
+                logger.info("%s: booted", self.id)
+                return float(answer.interval or 60)
+            await asyncio.sleep(float(getattr(answer, "interval", 0) or 5))
+
+    @property
+    def _payloads(self):
+        return call16 if self.ocpp_version == "1.6" else call201
+
+    def _status_word(self) -> str:
+        if self._session_state == "running":
+            return "Charging" if self.ocpp_version == "1.6" else "Occupied"
+        return "Available"
+
+    async def _send_status(self, cp) -> None:
+        status = self._status_word()
+        if self.ocpp_version == "1.6":
+            for connector_id in (0, 1):
+                word = "Available" if connector_id == 0 else status
+                await cp.call(
+                    call16.StatusNotification(
+                        connector_id=connector_id, error_code="NoError", status=word
+                    )
+                )
+        else:
+            await cp.call(
+                call201.StatusNotification(
+                    timestamp=_now(), connector_status=status, evse_id=1, connector_id=1
+                )
+            )
+
+    # -- resets --------------------------------------------------------------------------
+    def reset_answer(self, reset_type: str) -> str:
+        if self.behaviour == "reject":
+            return "Rejected"
+        if (
+            self.ocpp_version == "2.0.1"
+            and reset_type == "OnIdle"
+            and self._session_state == "running"
+        ):
+            self._reset_scheduled = True
+            return "Scheduled"
+        return "Accepted"
+
+    def after_reset_answer(self, reset_type: str) -> None:
+        if self.behaviour == "reject" or self._reset_scheduled:
+            return
+        self.spawn(self._reboot_now(f"{reset_type}Reset"))
+
+    async def _reboot_now(self, reason: str) -> None:
+        cp = self._cp
+        if cp is not None and self._session_state == "running":
+            await self._end_session(cp, reason)
+        await asyncio.sleep(0.05)  # let the Reset answer leave before the socket closes
+        if self._reboot is not None:
+            self._reboot.set()
+
+    # -- the charging session ------------------------------------------------------------
+    async def _start_session(self, cp) -> None:
+        self.stats.sessions_started += 1
+        if self.ocpp_version == "1.6":
+            answer = await cp.call(
+                call16.StartTransaction(
+                    connector_id=1, id_tag="SIMTAG", meter_start=0, timestamp=_now()
+                )
+            )
+            self._transaction_id = answer.transaction_id if answer else 0
+        else:
+            self._transaction_id = f"{self.id}-{self.stats.sessions_started}"[:36]
+            await cp.call(self._transaction_event("Started", "Authorized"))
+        await self._send_status(cp)
+
+    async def _finish_session_later(self) -> None:
+        remaining = self._session_ends_at - asyncio.get_running_loop().time()
+        await asyncio.sleep(max(remaining, 0))
+        cp = self._cp
+        if cp is None or self._session_state != "running":
+            return
+        await self._end_session(cp, "Local")
+        if self._reset_scheduled:
+            self._reset_scheduled = False
+            logger.info("%s: session over, doing the scheduled reset", self.id)
+            await self._reboot_now("ScheduledReset")
+
+    async def _end_session(self, cp, reason: str) -> None:
+        self._session_state = "ended"
+        self.stats.sessions_ended += 1
+        if self.ocpp_version == "1.6":
+            stop_reason = {"SoftReset": "SoftReset", "HardReset": "HardReset"}.get(reason, "Local")
+            await cp.call(
+                call16.StopTransaction(
+                    meter_stop=1000,
+                    timestamp=_now(),
+                    transaction_id=int(self._transaction_id or 0),
+                    reason=stop_reason,
+                )
+            )
+        else:
+            trigger = "ResetCommand" if "Reset" in reason else "EVDeparted"
+            stopped = "ImmediateReset" if "Reset" in reason else "Local"
+            await cp.call(self._transaction_event("Ended", trigger, stopped_reason=stopped))
+        await self._send_status(cp)
+
+    def _transaction_event(self, event_type: str, trigger: str, stopped_reason: str | None = None):
+        self._seq_no += 1
+        info = {"transaction_id": self._transaction_id}
+        if stopped_reason:
+            info["stopped_reason"] = stopped_reason
+        return call201.TransactionEvent(
+            event_type=event_type,
+            timestamp=_now(),
+            trigger_reason=trigger,
+            seq_no=self._seq_no,
+            transaction_info=info,
+            evse={"id": 1, "connector_id": 1},
+        )
+
+    # -- triggered messages --------------------------------------------------------------
+    async def send_triggered(self, requested: str) -> None:
+        cp = self._cp
+        if cp is None:
+            return
+        if requested == "BootNotification":
+            await self._boot(cp, "Triggered")
+        elif requested == "Heartbeat":
+            await cp.call(self._payloads.Heartbeat())
+        elif requested == "StatusNotification":
+            await self._send_status(cp)
+
+    def spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, ConnectionClosed | TimeoutError):
+                logger.warning("%s: %r", self.id, exc)
+
+
+class Fleet:
+    """Many simulated chargers on one event loop."""
+
+    def __init__(self, chargers: list[SimulatedCharger]):
+        self.chargers = {charger.id: charger for charger in chargers}
+
+    async def run(self) -> None:
+        await asyncio.gather(*(charger.run() for charger in self.chargers.values()))
+
+    def stop(self) -> None:
+        for charger in self.chargers.values():
+            charger.stop()
+
+    def stats(self) -> dict[str, dict]:
+        return {cp_id: charger.stats.to_dict() for cp_id, charger in self.chargers.items()}
+
+    def write_stats(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.stats(), indent=1, sort_keys=True))
+        tmp.replace(path)
+
+
+def assign_behaviours(
+    ids: list[str],
+    explicit: dict[str, str],
+    shares: dict[str, float],
+    rng: random.Random,
+) -> dict[str, str]:
+    """Explicit behaviours first; each share then takes that fraction of the fleet from the rest."""
+    for kind in list(explicit.values()) + list(shares):
+        if kind not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {kind!r}; one of {', '.join(BEHAVIOURS)}")
+    result = {cp_id: explicit.get(cp_id, "accept") for cp_id in ids}
+    free = [cp_id for cp_id in ids if cp_id not in explicit]
+    rng.shuffle(free)
+    for kind, share in shares.items():
+        take = min(len(free), round(share * len(ids)))
+        for cp_id in free[:take]:
+            result[cp_id] = kind
+        free = free[take:]
+    return result

@@ -1,0 +1,70 @@
+"""GET /api/v1/chargers: visible chargers, paged and filtered like the Opladere page."""
+
+from tests.api.conftest import bearer
+from tests.factories import make_charger
+
+URL = "/api/v1/chargers"
+
+
+def test_pages_cover_every_visible_charger_once_in_a_stable_order(client, people, tree):
+    made = {make_charger(tree["a"], name=f"K{i:02d}").pk for i in range(7)}
+    make_charger(tree["other_root"], name="K99")  # another organisation's: never listed
+    seen = []
+    for page in (1, 2, 3):
+        body = client.get(URL, {"page": page, "page_size": 3}, **bearer(people["group_admin"]))
+        body = body.json()
+        assert (body["count"], body["pages"], body["page"]) == (7, 3, page)
+        seen += [c["id"] for c in body["items"]]
+    assert len(seen) == 7 and set(seen) == made
+    beyond = client.get(URL, {"page": 9, "page_size": 3}, **bearer(people["group_admin"])).json()
+    assert beyond["items"] == [] and beyond["count"] == 7
+
+
+def test_page_size_is_bounded(client, people, fleet):
+    response = client.get(URL, {"page_size": 10_000}, **bearer(people["super_admin"]))
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid"
+
+
+def test_filters_search_group_connection_and_status(client, people, fleet, tree):
+    user = people["super_admin"]
+    make_charger(tree["b"], name="Faulty", last_status="Faulted")
+
+    def names(**params):
+        body = client.get(URL, params, **bearer(user)).json()
+        return [c["name"] for c in body["items"]]
+
+    assert names(q="alpha") == ["Alpha", "Alpha one"]
+    assert names(q="SN-A") == ["Alpha"]
+    assert names(group=tree["a"].pk) == ["Alpha", "Alpha one"]  # with its sub-group
+    assert names(group=tree["a1"].pk) == ["Alpha one"]
+    assert names(connected="false") == ["Bravo"]
+    assert names(ocpp_status="Faulted") == ["Faulty"]
+    assert names(sort="-name") == ["Faulty", "Bravo", "Alpha one", "Alpha"]
+
+
+def test_filtering_by_a_group_one_cannot_see_gives_nothing(client, people, fleet, tree):
+    body = client.get(URL, {"group": tree["other_root"].pk}, **bearer(people["group_admin"]))
+    assert body.status_code == 200
+    assert body.json()["count"] == 0
+
+
+def test_each_charger_carries_its_connection_and_state(client, people, fleet):
+    body = client.get(URL, {"q": "Bravo"}, **bearer(people["super_admin"])).json()
+    (bravo,) = body["items"]
+    assert bravo["connected"] is False
+    assert bravo["state"] == "disconnected"
+    assert bravo["wallbox_status"] == 0
+    assert bravo["group"]["name"] == "B"
+
+
+def test_the_browser_session_works_too(client, people, fleet):
+    client.force_login(people["group_admin"])
+    body = client.get(URL).json()
+    assert {c["id"] for c in body["items"]} == {fleet["a"].pk, fleet["a1"].pk}
+
+
+def test_no_credentials_is_401_in_json_not_a_login_redirect(client, fleet):
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
