@@ -118,8 +118,7 @@ class AuditEventAdmin(ScopedAdmin):
     search_fields = ["actor_name", "summary", "object_id"]
 
     def scope(self, request, qs):
-        paths = list(access.tree_groups(request.user).values_list("path", flat=True))
-        return qs.filter(group_path__in=paths)
+        return qs.filter(pk__in=access.audit_events(request.user))
 
     def role_allows(self, request) -> bool:
         return access.tree_groups(request.user).exists()

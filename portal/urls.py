@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("chargers/", include("chargers.urls")),
     path("restarts/", include("restarts.urls")),
+    path("", include("portal.urls_groups")),
     path("admin/", admin.site.urls),
     # The API last: Wallbox-compatible paths at the root, our own under api/v1/.
     path("", include(("api.urls", "api"), namespace="api")),

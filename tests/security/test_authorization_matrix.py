@@ -27,7 +27,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.models import Membership
-from tests.factories import make_charger, make_member
+from tests.factories import make_charger, make_member, make_user
 
 Role = Membership.Role
 ROLES = [
@@ -55,6 +55,12 @@ POLICY = {
         "other": {"other_org_admin"},
     },
     "tree": {"own": {"super_admin"}, "sub": {"super_admin"}, "other": set()},
+    # Anyone with any role somewhere in the target's organisation.
+    "organisation": {
+        "own": {"plain_user", "sibling_admin", "group_admin", "super_admin"},
+        "sub": {"plain_user", "sibling_admin", "group_admin", "super_admin"},
+        "other": {"other_org_admin"},
+    },
 }
 
 
@@ -81,8 +87,28 @@ def group(world, target):
     return {"pk": world["groups"][target].pk}
 
 
+def organisation(world, target):
+    return {"pk": world["groups"][target].organisation_id}
+
+
+def membership(world, target):
+    """A plain user's membership in the target group (made for the request)."""
+    made = Membership.objects.create(
+        user=make_user(), group=world["groups"][target], role=Role.USER
+    )
+    return {"pk": made.pk}
+
+
+def in_group(world, target):
+    return {"group": world["groups"][target].pk}
+
+
+def ticked(world, target):
+    return {"chargers": [world["chargers"][target].pk]}
+
+
 # Named URLs anyone may reach: the login page, the language switch, health.
-PUBLIC = {"login", "set_language", "healthz", "home"}
+PUBLIC = {"login", "set_language", "healthz", "home", "groups:invitation"}
 # The API's schema and docs page; signin and refresh check the credentials they are
 # sent (tests/api/test_tokens.py); api-root is ninja's "/" (shadowed by "home").
 PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
@@ -112,6 +138,28 @@ ROWS: list[Row] = [
     Row("restarts:confirm", "manage", method="post", data=restart_selection),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
+    # Grupper, members, organisation, audit trail (issue 9).
+    Row("groups:tree", "login", lists="see"),
+    Row("groups:detail", "see", kwargs=group, lists="see"),
+    Row("groups:create", "tree", kwargs=group),
+    Row("groups:rename", "tree", kwargs=group),
+    Row("groups:move", "tree", kwargs=group),
+    Row("groups:delete", "tree", kwargs=group),
+    Row("groups:members", "manage", kwargs=group),
+    Row(
+        "groups:member_role",
+        "manage",
+        method="post",
+        kwargs=membership,
+        data=lambda w, t: {"role": "user"},
+    ),
+    Row("groups:member_remove", "manage", kwargs=membership),
+    Row("groups:organisation", "organisation", kwargs=organisation),
+    Row("groups:audit", "tree"),
+    # Charger add / edit / move (issue 9).
+    Row("chargers:add", "manage", data=in_group),
+    Row("chargers:edit", "manage", kwargs=charger),
+    Row("chargers:move", "manage", data=ticked),
     Row("api:charger_groups", "login", api=True, lists="see"),
     Row("api:charger_list", "login", api=True, lists="see"),
     Row(

@@ -1,0 +1,79 @@
+"""Forms to add, edit and move chargers. They read input; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from chargers.models import Charger
+from portal import access
+from portal.forms import GroupChoiceField
+
+
+class _ChargerFields(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    model = forms.CharField(label=_("Model"), max_length=100, required=False)
+    ocpp_version = forms.ChoiceField(
+        label=_("OCPP version"), choices=Charger.OcppVersion.choices, initial="1.6"
+    )
+    supports_remote_restart = forms.BooleanField(
+        label=_("Can be restarted remotely"), required=False, initial=True
+    )
+
+    def add_group_field(self, user, *, label):
+        self.fields["group"] = GroupChoiceField(
+            access.manageable_groups(user),
+            user=user,
+            label=label,
+            error_messages={"invalid_choice": _("Choose one of the groups you manage.")},
+        )
+
+
+class ChargerCreateForm(_ChargerFields):
+    charge_point_id = forms.CharField(
+        label=_("Charge point id"),
+        max_length=64,
+        help_text=_("The identity the charger uses in its websocket URL."),
+    )
+    with_password = forms.BooleanField(
+        label=_("Require an OCPP password"),
+        required=False,
+        help_text=_("The portal makes one and shows it once; only its hash is kept."),
+    )
+    field_order = ["group", "charge_point_id", "name", "model", "ocpp_version"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_group_field(user, label=_("Group"))
+        self.order_fields(self.field_order)
+
+
+class ChargerEditForm(_ChargerFields):
+    password = forms.ChoiceField(
+        label=_("OCPP password"),
+        choices=[
+            ("keep", _("Keep as it is")),
+            ("new", _("Make a new one (shown once)")),
+            ("remove", _("Remove: the charger connects without a password")),
+        ],
+        initial="keep",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_group_field(user, label=_("Group"))
+
+
+class ChargersMoveForm(forms.Form):
+    """The target group of a move. The ticked chargers travel as they came; ids the
+    user cannot manage are the service's "unknown charger" error, the same as ids
+    that do not exist."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"] = GroupChoiceField(
+            access.manageable_groups(user),
+            user=user,
+            label=_("Move to group"),
+            error_messages={"invalid_choice": _("Choose one of the groups you manage.")},
+        )

@@ -1,0 +1,134 @@
+"""Add, edit and move chargers. Fetch through `portal.access`, call a service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from chargers import manage_services
+from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
+from portal import access
+from portal.forms import add_service_errors
+
+
+def _posted(request):
+    return request.POST if request.method == "POST" else None
+
+
+def _password_shown_once(request, charger, password):
+    """The only page that ever shows the OCPP password in clear: not cached, not stored."""
+    return render(
+        request, "chargers/charger_password.html", {"charger": charger, "password": password}
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def charger_add(request):
+    user = request.user
+    initial = {}
+    if request.GET.get("group"):
+        group = access.get_group_for_user(user, request.GET["group"])
+        access.require(access.can_manage_chargers_in(user, group))
+        initial["group"] = group.pk
+    else:
+        access.require(access.can_manage_any(user))
+    form = ChargerCreateForm(_posted(request), user=user, initial=initial)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charger, password = manage_services.charger_create(
+                actor=user,
+                group=data["group"],
+                charge_point_id=data["charge_point_id"],
+                name=data["name"],
+                model=data["model"],
+                ocpp_version=data["ocpp_version"],
+                supports_remote_restart=data["supports_remote_restart"],
+                with_password=data["with_password"],
+                request=request,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Charger “%(name)s” added.") % {"name": charger.name})
+            if password:
+                return _password_shown_once(request, charger, password)
+            return redirect("groups:detail", charger.group_id)
+    return render(request, "chargers/charger_form.html", {"form": form, "charger": None})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def charger_edit(request, pk):
+    user = request.user
+    charger = access.get_manageable_charger(user, pk)
+    initial = {
+        "name": charger.name,
+        "model": charger.model,
+        "ocpp_version": charger.ocpp_version,
+        "supports_remote_restart": charger.supports_remote_restart,
+        "group": charger.group_id,
+        "password": "keep",
+    }
+    form = ChargerEditForm(_posted(request), user=user, initial=initial)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            charger, password = manage_services.charger_update(
+                actor=user,
+                charger=charger,
+                name=data["name"],
+                model=data["model"],
+                ocpp_version=data["ocpp_version"],
+                supports_remote_restart=data["supports_remote_restart"],
+                password=data["password"],
+                group=data["group"],
+                request=request,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Charger “%(name)s” saved.") % {"name": charger.name})
+            if password:
+                return _password_shown_once(request, charger, password)
+            return redirect("groups:detail", charger.group_id)
+    return render(request, "chargers/charger_form.html", {"form": form, "charger": charger})
+
+
+@require_http_methods(["GET", "POST"])
+def chargers_move(request):
+    """Move the ticked chargers to another group, after a look at what will move."""
+    user = request.user
+    access.require(access.can_manage_any(user))
+    if request.method == "POST":
+        # The service answers for every id: a foreign or missing one is a form error.
+        ids = request.POST.getlist("chargers")
+        chargers = (
+            access.manageable_chargers(user)
+            .filter(pk__in=[i for i in ids if i.isdigit()])
+            .select_related("group")
+        )
+    else:
+        ids = request.GET.getlist("chargers")
+        chargers = [access.get_manageable_charger(user, pk) for pk in ids]
+    form = ChargersMoveForm(_posted(request), user=user)
+    if form.is_valid():
+        try:
+            moved = manage_services.chargers_move(
+                actor=user, charger_ids=ids, group=form.cleaned_data["group"], request=request
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Chargers moved to %(group)s: %(count)s.")
+                % {"count": len(moved), "group": form.cleaned_data["group"].name},
+            )
+            return redirect("chargers:list")
+    return render(request, "chargers/move.html", {"form": form, "chargers": chargers})

@@ -1,0 +1,192 @@
+"""Adding, editing and moving chargers: who may, what is checked, what is recorded."""
+
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from chargers import manage_services
+from chargers.models import Charger
+from portal.models import AuditEvent, Membership
+from tests.factories import make_charger, make_member
+
+Role = Membership.Role
+
+
+def add(client, group, **overrides):
+    data = {
+        "group": group.pk,
+        "charge_point_id": "NEW-001",
+        "name": "Ny lader",
+        "model": "Pulsar Plus",
+        "ocpp_version": "2.0.1",
+        "supports_remote_restart": "on",
+    } | overrides
+    return client.post("/chargers/add/", data)
+
+
+@pytest.fixture
+def admin(tree):
+    return make_member(tree["a"], Role.ADMIN, username="anna")
+
+
+def test_admin_adds_a_charger_to_a_group_they_manage(client, tree, admin):
+    client.force_login(admin)
+    assert client.get(f"/chargers/add/?group={tree['a1'].pk}").status_code == 200
+    response = add(client, tree["a1"])
+    assert response.status_code == 302 and response["Location"] == f"/groups/{tree['a1'].pk}/"
+    charger = Charger.objects.get(charge_point_id="NEW-001")
+    assert (charger.group, charger.ocpp_version, charger.supports_remote_restart) == (
+        tree["a1"],
+        "2.0.1",
+        True,
+    )
+    assert not charger.requires_password
+    event = AuditEvent.objects.get(action="charger.create")
+    assert event.actor == admin and event.group == tree["a1"]
+    assert event.after["charge_point_id"] == "NEW-001"
+
+
+def test_the_ocpp_password_is_shown_once_and_stored_only_as_a_hash(client, tree, admin):
+    client.force_login(admin)
+    response = add(client, tree["a"], with_password="on")
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("max-age=0")
+    password = re.search(r'<code class="secret">(\w+)</code>', response.content.decode())[1]
+    assert len(password) == 20
+    charger = Charger.objects.get(charge_point_id="NEW-001")
+    assert password not in charger.password_hash
+    assert charger.check_ocpp_password(password) and not charger.check_ocpp_password("wrong")
+    assert password not in str(AuditEvent.objects.get().after)
+    # The group page and the edit page never show it again.
+    assert password not in client.get(f"/groups/{tree['a'].pk}/").content.decode()
+    assert password not in client.get(f"/chargers/{charger.pk}/edit/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("cp_id", "message"),
+    [
+        ("CP-00001", "Der findes allerede en oplader med dette ladepunkt-id."),
+        ("cp-00001", "Der findes allerede en oplader med dette ladepunkt-id."),
+        ("has space", "Brug 1–48 bogstaver"),
+        ("colon:id", "Brug 1–48 bogstaver"),
+        ("x" * 49, "Brug 1–48 bogstaver"),
+        ("", "Dette felt er påkrævet."),
+    ],
+)
+def test_a_duplicate_or_malformed_charge_point_id_is_a_form_error(
+    client, tree, admin, cp_id, message
+):
+    make_charger(tree["b"], charge_point_id="CP-00001")
+    client.force_login(admin)
+    response = add(client, tree["a"], charge_point_id=cp_id)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Charger.objects.count() == 1
+    assert not AuditEvent.objects.exists()
+
+
+def test_nobody_adds_a_charger_outside_their_groups(client, tree, admin):
+    client.force_login(admin)
+    assert client.get(f"/chargers/add/?group={tree['b'].pk}").status_code == 404
+    response = add(client, tree["other_root"])
+    assert response.status_code == 200
+    assert "Vælg en af de grupper, du administrerer." in response.content.decode()
+    with pytest.raises(ValidationError):
+        manage_services.charger_create(
+            actor=admin, group=tree["b"], charge_point_id="X-1", name="X"
+        )
+    assert not Charger.objects.exists()
+
+
+def test_a_plain_user_adds_and_edits_nothing(client, tree):
+    user = make_member(tree["a"], Role.USER)
+    charger = make_charger(tree["a"])
+    client.force_login(user)
+    assert client.get("/chargers/add/").status_code == 403
+    assert client.get(f"/chargers/add/?group={tree['a'].pk}").status_code == 403
+    assert add(client, tree["a"]).status_code == 403
+    assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 403
+    assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 403
+    move = client.post("/chargers/move/", {"chargers": [charger.pk], "group": tree["a"].pk})
+    assert move.status_code == 403
+    assert Charger.objects.get(pk=charger.pk).group == tree["a"]
+
+
+def test_edit_changes_fields_and_can_move_the_charger(client, tree, admin):
+    charger = make_charger(tree["a"], name="Gammel", password="old-secret-password")
+    client.force_login(admin)
+    response = client.post(
+        f"/chargers/{charger.pk}/edit/",
+        {
+            "name": "Ny",
+            "model": "Copper SB",
+            "ocpp_version": "1.6",
+            "group": tree["a1"].pk,
+            "password": "remove",
+        },
+    )
+    assert response.status_code == 302
+    charger.refresh_from_db()
+    assert (charger.name, charger.model, charger.supports_remote_restart) == (
+        "Ny",
+        "Copper SB",
+        False,
+    )
+    assert charger.group == tree["a1"] and not charger.requires_password
+    update = AuditEvent.objects.get(action="charger.update")
+    assert (update.before["name"], update.after["name"]) == ("Gammel", "Ny")
+    assert (update.before["ocpp_password"], update.after["ocpp_password"]) == (True, False)
+    move = AuditEvent.objects.get(action="charger.move")
+    assert (move.before["group"], move.after["group"]) == ("A", "A1")
+
+
+def test_a_charger_outside_ones_groups_cannot_be_edited_or_offered_to_move(client, tree, admin):
+    other = make_charger(tree["other_root"])
+    sibling = make_charger(tree["b"])
+    client.force_login(admin)
+    for charger in (other, sibling):
+        assert client.get(f"/chargers/{charger.pk}/edit/").status_code == 404
+        assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 404
+        assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 404
+
+
+# -- moving several -------------------------------------------------------------
+
+
+def test_move_page_lists_what_will_move_and_moves_it(client, tree, admin):
+    one, two = make_charger(tree["a"], name="Et"), make_charger(tree["a"], name="To")
+    client.force_login(admin)
+    page = client.get(f"/chargers/move/?chargers={one.pk}&chargers={two.pk}").content.decode()
+    assert "Et" in page and "To" in page
+    assert f'value="{tree["a1"].pk}"' in page and f'value="{tree["b"].pk}"' not in page
+    response = client.post(
+        "/chargers/move/", {"chargers": [one.pk, two.pk], "group": tree["a1"].pk}, follow=True
+    )
+    assert "Opladere flyttet til A1: 2." in response.content.decode()
+    assert set(Charger.objects.values_list("group", flat=True)) == {tree["a1"].pk}
+    assert AuditEvent.objects.filter(action="charger.move").count() == 2
+
+
+def test_a_move_with_an_unknown_or_foreign_charger_moves_nothing(client, tree, admin):
+    mine = make_charger(tree["a"])
+    foreign = make_charger(tree["other_root"])
+    client.force_login(admin)
+    for bad in (foreign.pk, 999_999, "abc"):
+        response = client.post(
+            "/chargers/move/", {"chargers": [mine.pk, bad], "group": tree["a1"].pk}
+        )
+        assert response.status_code == 200
+        assert "Ukendt oplader i udvalget." in response.content.decode()
+    assert Charger.objects.get(pk=mine.pk).group == tree["a"]
+    assert Charger.objects.get(pk=foreign.pk).group == tree["other_root"]
+    assert not AuditEvent.objects.exists()
+
+
+def test_chargers_never_move_to_a_group_outside_ones_tree(tree, admin):
+    mine = make_charger(tree["a"])
+    with pytest.raises(ValidationError):
+        manage_services.chargers_move(actor=admin, charger_ids=[mine.pk], group=tree["b"])
+    with pytest.raises(ValidationError):
+        manage_services.chargers_move(actor=admin, charger_ids=[], group=tree["a1"])
+    assert Charger.objects.get(pk=mine.pk).group == tree["a"]
