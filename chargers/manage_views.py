@@ -13,6 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
+from chargers.selectors import charger_filter
 from portal import access
 from portal.forms import add_service_errors
 
@@ -114,20 +115,30 @@ def chargers_move(request):
     access.require(access.can_manage_any(user))
     if request.method == "POST":
         # The service answers for every id: a foreign or missing one is a form error.
-        ids = request.POST.getlist("charger")
         chargers = (
             access.manageable_chargers(user)
-            .filter(pk__in=[i for i in ids if i.isdigit()])
+            .filter(pk__in=[i for i in request.POST.getlist("charger") if i.isdigit()])
+            .select_related("group")
+        )
+    elif request.GET.get("scope") == "filter":
+        # "All matching the filter" on the Opladere page: those of them one may move.
+        chargers = list(
+            charger_filter(user, request.GET)
+            .filter(pk__in=access.manageable_chargers(user))
             .select_related("group")
         )
     else:
-        ids = request.GET.getlist("charger")
-        chargers = [access.get_manageable_charger(user, pk) for pk in ids]
+        chargers = [
+            access.get_manageable_charger(user, pk) for pk in request.GET.getlist("charger")
+        ]
     form = ChargersMoveForm(_posted(request), user=user)
     if form.is_valid():
         try:
             moved = manage_services.chargers_move(
-                actor=user, charger_ids=ids, group=form.cleaned_data["group"], request=request
+                actor=user,
+                charger_ids=request.POST.getlist("charger"),
+                group=form.cleaned_data["group"],
+                request=request,
             )
         except ValidationError as exc:
             add_service_errors(form, exc)

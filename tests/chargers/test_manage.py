@@ -205,3 +205,17 @@ def test_the_flyt_dialog_lists_the_ticked_chargers_and_reloads_the_page_after(cl
     done = client.post("/chargers/move/", {"charger": [one.pk], "group": tree["a1"].pk}, **htmx)
     assert done.status_code == 204 and done["HX-Refresh"] == "true"
     assert Charger.objects.get(pk=one.pk).group == tree["a1"]
+
+
+def test_the_flyt_dialog_takes_all_chargers_matching_the_filter(client, tree, admin):
+    make_charger(tree["a"], name="Havn 1")
+    make_charger(tree["a1"], name="Havn 2")
+    make_charger(tree["a"], name="Andet")
+    make_charger(tree["b"], name="Havn fremmed")
+    client.force_login(admin)
+    window = client.get(
+        "/chargers/move/?scope=filter&q=Havn", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Disse opladere flyttes (2):" in window
+    assert "Havn 1" in window and "Havn 2" in window
+    assert "Andet" not in window and "Havn fremmed" not in window
