@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from tests.helpers import ROOT, free_port, spawn, stop, wait_for, wait_for_port
 
@@ -74,7 +74,7 @@ def _stack_env(tmp_path: Path) -> dict:
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     env = os.environ.copy()
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only this test process needs it (see browser)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only the test itself needs it (see browser)
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
         REDIS_URL=settings.REDIS_URL,
@@ -195,26 +195,24 @@ def make_fleet_online(stack):
         stop(proc)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """Chromium for one test (Playwright's loop must not outlive the test, see below)."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
-    # are still plain synchronous ones, so Django may allow them here.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    # Playwright's sync API keeps an event loop running in this thread while it is
+    # open; the test's own ORM calls are still plain synchronous ones, so Django may
+    # allow them for this test (and never for the stack's processes, see _stack_env).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+        # The test's ORM connection was opened while Playwright's loop ran, so it
+        # belongs to that context: close it here, or the test database stays in use.
+        connections.close_all()
 
 
 @pytest.fixture
