@@ -110,7 +110,7 @@ def in_group(world, target):
 
 
 def ticked(world, target):
-    return {"chargers": [world["chargers"][target].pk]}
+    return {"charger": [world["chargers"][target].pk]}
 
 
 # Named URLs anyone may reach: the login page, the language switch, health.
