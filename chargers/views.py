@@ -1,8 +1,79 @@
+"""The Opladere page and a charger's own page."""
+
+from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
+from chargers import selectors
 from portal import access
+from restarts.selectors import attach_row_restarts, with_latest_restart
+
+PAGE_SIZE = 50
+COLUMNS = [
+    ("name", _("Name")),
+    ("id", _("Charge point id / serial")),
+    ("group", _("Group")),
+    ("model", _("Model")),
+    ("firmware", _("Firmware")),
+    ("connection", _("Connection")),
+    ("status", _("OCPP status")),
+    ("seen", _("Last seen")),
+]
 
 
+def _columns(params, sort: str) -> list[dict]:
+    """Header links: a click sorts by the column, a second click reverses it."""
+    columns = []
+    for key, label in COLUMNS:
+        query = params.copy()
+        query["sort"] = f"-{key}" if sort == key else key
+        aria = {key: "ascending", f"-{key}": "descending"}.get(sort)
+        columns.append({"label": label, "query": query.urlencode(), "aria_sort": aria})
+    return columns
+
+
+@require_GET
+@vary_on_headers("HX-Request")
 def charger_list(request):
-    chargers = access.visible_chargers(request.user).select_related("group").order_by("name", "pk")
-    return render(request, "chargers/list.html", {"chargers": chargers})
+    chargers = with_latest_restart(
+        selectors.charger_filter(request.user, request.GET).select_related("group")
+    )
+    page = Paginator(chargers, PAGE_SIZE).get_page(request.GET.get("page"))
+    poll = attach_row_restarts(page.object_list)
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort = selectors.clean_sort(request.GET.get("sort"))
+    context = {
+        "page_obj": page,
+        "poll": poll,
+        "query": params.urlencode(),
+        "columns": _columns(params, sort),
+        "filters": {k: request.GET.get(k, "") for k in ("q", "group", "status")},
+        "sort": sort,
+        "can_manage": access.can_manage_any(request.user),
+    }
+    if request.htmx:
+        return render(request, "chargers/list.html#charger_rows", context)
+    context["groups"] = access.visible_groups(request.user).select_related("organisation")
+    context["statuses"] = selectors.STATUS_FILTERS
+    return render(request, "chargers/list.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def charger_detail(request, pk):
+    charger = access.get_charger_for_user(request.user, pk)
+    jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
+    charger.restart_state = jobs[0].state if jobs else None
+    charger.restart_finished_at = jobs[0].finished_at if jobs else None
+    context = {
+        "charger": charger,
+        "poll": attach_row_restarts([charger]),
+        "can_restart": access.manageable_chargers(request.user).filter(pk=charger.pk).exists(),
+        "jobs": jobs,
+    }
+    if request.htmx:
+        return render(request, "chargers/detail.html#charger_state", context)
+    return render(request, "chargers/detail.html", context)

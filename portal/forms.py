@@ -56,7 +56,7 @@ class MemberInviteForm(forms.Form):
     email = forms.EmailField(
         label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
     )
-    role = forms.ChoiceField(label=_("Role"))
+    role = forms.ChoiceField(label=_("Role"), initial=Membership.Role.USER)
 
     def __init__(self, *args, user, group: Group, **kwargs):
         super().__init__(*args, **kwargs)

@@ -90,6 +90,17 @@ def group_tree(user) -> list[OrgTree]:
     return list(trees.values())
 
 
+def organisations_without_business(user) -> list[Organisation]:
+    """Organisations whose chargers `user` manages that have no active Business plan
+    (lapsed, or Basic): there, chargers restart one at a time."""
+    if not user.is_authenticated:
+        return []
+    organisations = Organisation.objects.filter(
+        pk__in=access.manageable_groups(user).values("organisation_id")
+    ).select_related("subscription")
+    return [org for org in organisations if not org.has_active_business()]
+
+
 def group_chargers(user, group: Group):
     return access.visible_chargers(user).filter(group=group).order_by("name", "pk")
 

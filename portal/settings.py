@@ -211,6 +211,33 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "0")
 
+# Remote restarts (restarts/). Times in seconds.
+# How many chargers of one group may be resetting at once; the rest wait as queued.
+RESTART_WAVE_SIZE = envint("RESTART_WAVE_SIZE", 10)
+# How long a Reset waits for the charger's CallResult before the job is "no answer".
+RESTART_CALL_TIMEOUT = envfloat("RESTART_CALL_TIMEOUT", 30)
+# A job still "sent" this long after sending was lost with its worker: no answer.
+RESTART_ANSWER_DEADLINE = envint("RESTART_ANSWER_DEADLINE", int(RESTART_CALL_TIMEOUT) + 60)
+# Accepted but no BootNotification within this: "did not come back".
+RESTART_BOOT_DEADLINE = envint("RESTART_BOOT_DEADLINE", 600)
+# Reconnected without a BootNotification for this long: ask for one (TriggerMessage).
+RESTART_BOOT_GRACE = envint("RESTART_BOOT_GRACE", 30)
+# A restart that waits for a charging session to end gives up after this.
+RESTART_SCHEDULED_DEADLINE = envint("RESTART_SCHEDULED_DEADLINE", 12 * 3600)
+# A released job whose task never ran (a lost message) is sent again after this.
+RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
+# How often the beat enforces the deadlines above.
+RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
+
+CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
+CELERY_BEAT_SCHEDULE = {
+    "restarts-enforce-deadlines": {
+        "task": "restarts.enforce_deadlines",
+        "schedule": RESTART_ENFORCE_INTERVAL,
+        "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    }
+}
+
 # The OCPP gateway.
 OCPP_HEARTBEAT_INTERVAL = envint("OCPP_HEARTBEAT_INTERVAL", 60)
 # A charger that sends nothing for this long is shown disconnected.

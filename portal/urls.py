@@ -18,6 +18,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     path("chargers/", include("chargers.urls")),
+    path("restarts/", include("restarts.urls")),
     path("", include("portal.urls_groups")),
     path("admin/", admin.site.urls),
     # The API last: Wallbox-compatible paths at the root, our own under api/v1/.

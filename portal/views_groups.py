@@ -34,7 +34,6 @@ def group_detail(request, pk):
         "can_manage_chargers": access.can_manage_chargers_in(user, group),
         "can_manage_members": access.can_manage_members_in(user, group),
         "member_count": group.memberships.count(),
-        "has_business": group.organisation.has_active_business(),
     }
     return render(request, "groups/detail.html", context)
 
@@ -143,7 +142,7 @@ def organisation_detail(request, pk):
     context = {
         "organisation": organisation,
         "subscription": getattr(organisation, "subscription", None),
-        "has_business": organisation.has_active_business(),
+        "lacking_business": [] if organisation.has_active_business() else [organisation],
         "rows": tops,
     }
     return render(request, "groups/organisation.html", context)

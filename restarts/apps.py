@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class RestartsConfig(AppConfig):
     name = "restarts"
     verbose_name = _("Restarts")
+
+    def ready(self):
+        from restarts import receivers  # noqa: F401 - connects the signal receivers

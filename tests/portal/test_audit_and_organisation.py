@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal import audit, services
+from portal import access, audit, services
 from portal.models import Membership
 from tests.factories import make_group, make_member, make_org
 
@@ -63,3 +63,28 @@ def test_a_basic_plan_also_says_bulk_restart_needs_business(client, db):
     client.force_login(make_member(make_group(org), Role.ADMIN))
     body = client.get(f"/organisations/{org.pk}/").content.decode()
     assert "<dd>Basis</dd>" in body and "Massegenstart kræver Wallbox-erhverv" in body
+
+
+def render_notice(user):
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/chargers/")
+    request.user = user
+    template = Template("{% load groups_tags %}{% bulk_restart_notice %}")
+    return template.render(Context({"request": request})).strip()
+
+
+def test_bulk_action_notice_names_the_organisations_without_business(tree):
+    lapsed = make_org("Udløbet ApS", plan="business", active=False)
+    admin = make_member(tree["a"], Role.ADMIN)
+    assert render_notice(admin) == ""
+    make_member(make_group(lapsed), Role.ADMIN, user=admin)
+    access.clear_cache(admin)  # a new request would load the user afresh
+    notice = render_notice(admin)
+    assert "Massegenstart kræver Wallbox-erhverv" in notice
+    assert "Udløbet ApS har intet aktivt erhvervsabonnement" in notice
+    assert "Nordlys" not in notice
+    # A plain user has no bulk actions, so no notice either.
+    user = make_member(make_group(lapsed), Role.USER)
+    assert render_notice(user) == ""

@@ -17,8 +17,8 @@ def compose_services():
 
 def test_compose_has_the_production_like_services():
     services = compose_services()
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
-    for name in ("web", "worker", "beat"):
+    assert {"postgres", "redis", "web", "worker", "beat", "gateway", "simulator"} <= set(services)
+    for name in ("web", "worker", "beat", "gateway", "simulator"):
         env = services[name].get("environment", {})
         assert "DATABASE_URL" in env and "REDIS_URL" in env, name
 
@@ -42,3 +42,18 @@ def test_every_compose_command_is_one_the_project_has():
             assert argv[3] in ("worker", "beat"), name
         else:
             raise AssertionError(f"{name}: unexpected command {cmd!r}")
+
+
+def test_compose_runs_the_gateway_and_an_optional_simulated_fleet():
+    services = compose_services()
+    gateway = shlex.split(services["gateway"]["command"])
+    assert gateway[:3] == ["python", "manage.py", "run_gateway"]
+    assert gateway[gateway.index("--host") + 1] == "0.0.0.0"
+    port = gateway[gateway.index("--port") + 1]
+    assert any(str(p).endswith(f":{port}") for p in services["gateway"]["ports"])
+    assert "profiles" not in services["gateway"]
+
+    simulator = shlex.split(services["simulator"]["command"])
+    assert simulator[:4] == ["python", "manage.py", "simulate_chargers", "--from-db"]
+    assert simulator[simulator.index("--url") + 1] == f"ws://gateway:{port}/ocpp"
+    assert services["simulator"]["profiles"], "the simulator only runs when asked for"

@@ -104,7 +104,7 @@ def in_group(world, target):
 
 
 def ticked(world, target):
-    return {"chargers": [world["chargers"][target].pk]}
+    return {"charger": [world["chargers"][target].pk]}
 
 
 # Named URLs anyone may reach: the login page, the language switch, health.
@@ -116,9 +116,28 @@ PUBLIC |= {"api:signin", "api:refresh_token"}
 # Namespaces covered elsewhere: the admin site has its own permission tests.
 SKIP_NAMESPACES = {"admin"}
 
+
+def restart_request(world, target):
+    """A finished restart of the target's charger, for the history pages."""
+    from restarts.models import RestartJob, RestartRequest
+
+    made = RestartRequest.objects.create(requested_by_name="x", source="web", mode="default")
+    RestartJob.objects.create(request=made, charger=world["chargers"][target], state="done")
+    return {"pk": made.pk}
+
+
+def restart_selection(world, target):
+    return {"charger": world["chargers"][target].pk, "idempotency_key": f"matrix-{target}"}
+
+
 ROWS: list[Row] = [
     Row("logout", "login", method="post"),
     Row("chargers:list", "login", lists="see"),
+    Row("chargers:detail", "see", kwargs=charger),
+    Row("restarts:window", "manage", data=restart_selection, lists="manage"),
+    Row("restarts:confirm", "manage", method="post", data=restart_selection),
+    Row("restarts:history", "login", lists="manage"),
+    Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
     # Grupper, members, organisation, audit trail (issue 9).
     Row("groups:tree", "login", lists="see"),
     Row("groups:detail", "see", kwargs=group, lists="see"),

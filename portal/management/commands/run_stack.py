@@ -60,7 +60,43 @@ class Command(BaseCommand):
                 ],
             ),
         ]
+        procs.append(
+            (
+                "gateway",
+                [
+                    py,
+                    "manage.py",
+                    "run_gateway",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(options["gateway_port"]),
+                ],
+            )
+        )
+        if not options["no_simulator"]:
+            procs.append(("simulator", self.simulator_command(py, options)))
         return procs
+
+    def simulator_command(self, py: str, options) -> list[str]:
+        """The demo fleet: every seeded charger but DEMO_OFFLINE, some misbehaving on purpose."""
+        from portal import demo
+
+        cmd = [
+            py,
+            "manage.py",
+            "simulate_chargers",
+            "--from-db",
+            "--url",
+            f"ws://127.0.0.1:{options['gateway_port']}/ocpp",
+            "--password",
+            demo.ocpp_password(),
+            "--exclude",
+            ",".join(demo.DEMO_OFFLINE),
+        ]
+        for charge_point_id, behaviour in demo.DEMO_BEHAVIOURS.items():
+            cmd += ["--behaviour", f"{charge_point_id}={behaviour}"]
+        return cmd
 
     def handle(self, *args, **options):
         problem = redis_problem(settings.REDIS_URL)

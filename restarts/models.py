@@ -1,0 +1,133 @@
+"""Restart requests and the one job per charger that carries each restart through its states.
+
+    queued → sent → accepted → done
+    side exits: rejected, no_answer, not_back, skipped, scheduled (→ accepted/queued → …)
+
+Every transition is a conditional update (`filter(pk=…, state=…).update(…)`), written
+to the database before anyone is shown it; see restarts/services.py.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chargers.models import Charger
+
+
+class RestartRequest(models.Model):
+    """What somebody asked for: who, when, from where, which ids, how."""
+
+    class Mode(models.TextChoices):
+        DEFAULT = "default", _("When idle")
+        NOW = "now", _("Now")
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Web")
+        API = "api", _("API")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="restart_requests",
+        verbose_name=_("who"),
+    )
+    requested_by_name = models.CharField(_("who (name)"), max_length=150)
+    requested_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    ip_address = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
+    # The ids as asked, including ones that were left out (never shown to others).
+    asked_ids = models.JSONField(_("asked for"), default=list)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("restart request")
+        verbose_name_plural = _("restart requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="restartrequest_unique_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requested_at:%Y-%m-%d %H:%M} {self.requested_by_name}"
+
+
+class RestartJob(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        SCHEDULED = "scheduled", _("Restarts when charging ends")
+        DONE = "done", _("Done")
+        REJECTED = "rejected", _("Rejected")
+        NO_ANSWER = "no_answer", _("No answer")
+        NOT_BACK = "not_back", _("Did not come back")
+        SKIPPED = "skipped", _("Skipped")
+
+    UNFINISHED = (State.QUEUED, State.SENT, State.ACCEPTED, State.SCHEDULED)
+    # The charger is going through (or about to go through) a reset right now.
+    RESETTING = (State.QUEUED, State.SENT, State.ACCEPTED)
+    FAILED = (State.REJECTED, State.NO_ANSWER, State.NOT_BACK, State.SKIPPED)
+
+    class Confirmation(models.TextChoices):
+        BOOT = "boot", _("BootNotification")
+        TRIGGER = "trigger", _("BootNotification on request")
+        STATUS = "status", _("Status after reconnecting")
+
+    request = models.ForeignKey(
+        RestartRequest, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("request")
+    )
+    charger = models.ForeignKey(
+        Charger, on_delete=models.CASCADE, related_name="restart_jobs", verbose_name=_("charger")
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    reset_type = models.CharField(_("reset type"), max_length=16, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    confirmed_by = models.CharField(
+        _("confirmed by"), max_length=16, choices=Confirmation.choices, blank=True
+    )
+
+    created_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    # Set when the dispatcher gave the job a slot in its group's wave.
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
+    trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("restart job")
+        verbose_name_plural = _("restart jobs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charger"],
+                condition=Q(state__in=["queued", "sent", "accepted", "scheduled"]),
+                name="restartjob_one_unfinished_per_charger",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["state", "created_at"],
+                condition=Q(state__in=["queued", "sent", "accepted", "scheduled"]),
+                name="restartjob_unfinished",
+            ),
+            models.Index(fields=["charger", "-created_at"], name="restartjob_charger_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id}: {self.state}"
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.state in self.UNFINISHED

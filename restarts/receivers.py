@@ -1,0 +1,23 @@
+"""React to what the gateway recorded about a charger (chargers.signals).
+
+Connected in RestartsConfig.ready(). The gateway sends these from its own
+process, so each receiver is one or two indexed updates and nothing more.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import receiver
+
+from chargers import signals
+from restarts import services
+
+
+@receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
+def charger_booted(sender, *, charger_id, at, **kwargs):
+    services.restart_jobs_confirm_boot(charger_id=charger_id, at=at)
+
+
+@receiver(signals.charger_session_changed, dispatch_uid="restarts.charger_session_changed")
+def charger_session_changed(sender, *, charger_id, at, active, **kwargs):
+    if not active:
+        services.restart_jobs_session_ended(charger_id=charger_id, at=at)

@@ -1,0 +1,431 @@
+"""Writes for restarts: the request, the waves, and every state transition of a job.
+
+Keyword-only functions, each a whole step in one transaction. A transition is
+always a conditional update (`filter(pk=…, state=…).update(…)`): zero rows means
+somebody else already moved the job, and the caller leaves it alone. Nothing
+here knows about HTTP or about the gateway's internals; tasks.py does the
+talking to chargers and hands the answers back to `restart_job_record_answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, F, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from chargers.models import Charger
+from portal import access, audit
+from portal.models import Group
+from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
+from restarts.models import RestartJob, RestartRequest
+
+log = logging.getLogger(__name__)
+State = RestartJob.State
+
+# Why a job ended without a reset; shown translated on the row and in the history.
+DETAILS = {
+    "not_connected": gettext_lazy("not connected"),
+    "no_remote_restart": gettext_lazy("cannot be restarted remotely"),
+    "no_result": gettext_lazy("the charger did not answer in time"),
+    "no_boot": gettext_lazy("no BootNotification in time"),
+    "session_did_not_end": gettext_lazy("the charging session did not end in time"),
+}
+
+
+class RestartRefused(Exception):
+    """Nothing may be done; `message` says why, in the user's language."""
+
+    def __init__(self, code: str, message: str, evaluation: Evaluation | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.evaluation = evaluation
+
+
+def _reset_type(charger: Charger, mode: str) -> str:
+    now = mode == RestartRequest.Mode.NOW
+    if charger.ocpp_version == Charger.OcppVersion.V201:
+        return "Immediate" if now or not charger.session_active else "OnIdle"
+    return "Hard" if now else "Soft"
+
+
+def _common_group(chargers: list[Charger]) -> Group | None:
+    """The deepest group containing all `chargers`, for the audit trail."""
+    groups = {c.group.path: c.group for c in chargers}
+    paths = [p.strip("/").split("/") for p in groups]
+    common: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    if not common:
+        return None
+    path = "/" + "/".join(common) + "/"
+    return groups.get(path) or Group.objects.filter(path=path).first()
+
+
+@transaction.atomic
+def restart_request_create(
+    *,
+    user,
+    charger_ids: Iterable,
+    mode: str = RestartRequest.Mode.DEFAULT,
+    idempotency_key: str | None = None,
+    source: str = RestartRequest.Source.WEB,
+    request=None,
+) -> RestartRequest:
+    """Restart the chargers among `charger_ids` that `user` may restart now.
+
+    Eligibility is decided again here. Raises RestartRefused when nothing may be
+    done. With the same `idempotency_key` a second call returns the first request
+    and creates nothing.
+    """
+    if mode not in RestartRequest.Mode.values:
+        raise RestartRefused("bad_mode", _("Unknown restart mode."))
+    if source not in RestartRequest.Source.values:
+        raise RestartRefused("bad_source", _("Unknown source."))
+    key = (idempotency_key or "").strip()[:64]
+    if key:
+        existing = RestartRequest.objects.filter(requested_by=user, idempotency_key=key).first()
+        if existing:
+            return existing
+    if not access.can_manage_any(user):
+        raise RestartRefused("not_allowed", _("You may not restart chargers."))
+    ids = [i for i in clean_ids(charger_ids) if i is not None]
+    asked = list(dict.fromkeys(clean_ids(charger_ids)))
+    if not asked:
+        raise RestartRefused("empty", _("No chargers were chosen."))
+
+    now = timezone.now()
+    restart_request = RestartRequest(
+        requested_by=user,
+        requested_by_name=user.get_username(),
+        requested_at=now,
+        ip_address=audit.client_ip(request),
+        source=source,
+        mode=mode,
+        asked_ids=[i for i in asked if i is not None],
+        idempotency_key=key,
+    )
+    try:
+        # Claim the key first: a concurrent twin waits here for us, then finds ours.
+        with transaction.atomic():
+            restart_request.save()
+    except IntegrityError:
+        if key:
+            return RestartRequest.objects.get(requested_by=user, idempotency_key=key)
+        raise
+
+    # Serialise requests for the same chargers, then decide with what is committed.
+    list(
+        access.visible_chargers(user)
+        .filter(pk__in=ids)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    evaluation = evaluate(user, asked, now=now)
+    if not evaluation.eligible:
+        reasons = evaluation.left_out_reasons()
+        code = reasons[0][0] if len(reasons) == 1 else "nothing_eligible"
+        raise RestartRefused(
+            code,
+            _("Nothing was restarted. %(summary)s") % {"summary": evaluation.left_out_summary()},
+            evaluation,
+        )
+
+    try:
+        with transaction.atomic():
+            RestartJob.objects.bulk_create(
+                RestartJob(request=restart_request, charger=e.charger, created_at=now)
+                for e in evaluation.eligible
+            )
+    except IntegrityError as exc:  # a twin request won the race for a charger
+        raise RestartRefused(
+            "restarting", _("Nothing was restarted: %s.") % REASONS["restarting"], evaluation
+        ) from exc
+
+    chargers = [e.charger for e in evaluation.eligible]
+    audit.record(
+        action="restart.requested",
+        actor=user,
+        request=request,
+        group=_common_group(chargers),
+        obj=restart_request,
+        summary=f"Restart of {len(chargers)} charger(s), mode {mode}, via {source}",
+        after={
+            "chargers": [c.charge_point_id for c in chargers],
+            "left_out": {code: n for code, n, _r in evaluation.left_out_reasons()},
+            "mode": mode,
+        },
+    )
+    restart_jobs_release(group_ids={c.group_id for c in chargers}, now=now)
+    return restart_request
+
+
+def _enqueue(task_name: str, ids: list[int]) -> None:
+    from restarts import tasks  # tasks import this module
+
+    task = getattr(tasks, task_name)
+    for pk in ids:
+        task.delay(pk)
+
+
+def _enqueue_release() -> None:
+    from restarts import tasks
+
+    transaction.on_commit(tasks.release_waiting_jobs.delay)
+
+
+@transaction.atomic
+def restart_jobs_release(*, group_ids: Iterable[int] | None = None, now=None) -> list[int]:
+    """Give waiting jobs a slot: at most RESTART_WAVE_SIZE chargers of a group reset at once.
+
+    Returns the released job ids; their send tasks are enqueued after commit.
+    """
+    now = now or timezone.now()
+    waiting = RestartJob.objects.filter(state=State.QUEUED, released_at__isnull=True)
+    if group_ids is not None:
+        waiting = waiting.filter(charger__group_id__in=list(group_ids))
+    groups = sorted(set(waiting.values_list("charger__group_id", flat=True)))
+    if not groups:
+        return []
+    # One dispatcher per group at a time (the beat, a finishing job, a new request).
+    list(
+        Group.objects.select_for_update()
+        .filter(pk__in=groups)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    in_flight = Q(state__in=[State.SENT, State.ACCEPTED]) | Q(
+        state=State.QUEUED, released_at__isnull=False
+    )
+    busy = dict(
+        RestartJob.objects.filter(in_flight, charger__group_id__in=groups)
+        .values_list("charger__group_id")
+        .annotate(n=Count("pk"))
+    )
+    cap = max(settings.RESTART_WAVE_SIZE, 1)
+    released: list[int] = []
+    for group_id in groups:
+        free = cap - busy.get(group_id, 0)
+        if free <= 0:
+            continue
+        ids = list(
+            waiting.filter(charger__group_id=group_id)
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:free]
+        )
+        RestartJob.objects.filter(pk__in=ids, state=State.QUEUED, released_at__isnull=True).update(
+            released_at=now
+        )
+        released += ids
+    if released:
+        transaction.on_commit(lambda: _enqueue("send_reset", released))
+    return released
+
+
+def _move(job_id: int, from_states, to: str, **fields) -> bool:
+    """The one way a job changes state: conditional on where it is now."""
+    if isinstance(from_states, str):
+        from_states = [from_states]
+    return bool(
+        RestartJob.objects.filter(pk=job_id, state__in=from_states).update(state=to, **fields)
+    )
+
+
+@transaction.atomic
+def restart_job_claim(*, job_id: int, now=None) -> RestartJob | None:
+    """Take a queued job for sending (queued → sent). None: nothing to send.
+
+    A job whose charger is no longer eligible is skipped; a 1.6 charger that is
+    charging (and the request did not say "now") waits as scheduled until its
+    session ends.
+    """
+    now = now or timezone.now()
+    job = RestartJob.objects.select_related("charger", "request").filter(pk=job_id).first()
+    if job is None or job.state != State.QUEUED:
+        return None
+    charger = job.charger
+    if not charger.is_connected or not charger.supports_remote_restart:
+        code = "not_connected" if not charger.is_connected else "no_remote_restart"
+        if _move(job_id, State.QUEUED, State.SKIPPED, detail=code, finished_at=now):
+            _enqueue_release()
+        return None
+    if (
+        charger.session_active
+        and charger.ocpp_version == Charger.OcppVersion.V16
+        and job.request.mode != RestartRequest.Mode.NOW
+    ):
+        if _move(job_id, State.QUEUED, State.SCHEDULED, scheduled_at=now):
+            _enqueue_release()  # it no longer holds a slot in the wave
+        return None
+    reset_type = _reset_type(charger, job.request.mode)
+    if not _move(job_id, State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type):
+        return None
+    job.state, job.sent_at, job.reset_type = State.SENT, now, reset_type
+    return job
+
+
+@transaction.atomic
+def restart_job_unclaim(*, job_id: int) -> bool:
+    """Put a claimed job back (sent → queued) when the Reset surely never left us."""
+    return _move(job_id, State.SENT, State.QUEUED, sent_at=None, reset_type="")
+
+
+@transaction.atomic
+def restart_job_record_answer(*, job_id: int, result, now=None) -> str | None:
+    """Record what came of the Reset (a gateway CallResult). Returns the new state."""
+    now = now or timezone.now()
+    fields: dict = {}
+    if result.outcome == "answered" and result.status == "Accepted":
+        to, fields = State.ACCEPTED, {"accepted_at": now}
+    elif result.outcome == "answered" and result.status == "Scheduled":
+        to, fields = State.SCHEDULED, {"scheduled_at": now}
+    elif result.outcome == "answered":
+        status = result.status or ""
+        to, fields = State.REJECTED, {"detail": "" if status == "Rejected" else status[:300]}
+    elif result.outcome == "call_error":
+        to, fields = State.REJECTED, {"detail": (result.detail or "CallError")[:300]}
+    elif result.outcome == "not_connected":
+        to, fields = State.SKIPPED, {"detail": "not_connected"}
+    else:  # timeout, error: we cannot know whether it arrived, so never send again
+        to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
+    if to not in RestartJob.UNFINISHED:
+        fields["finished_at"] = now
+    if not _move(job_id, State.SENT, to, **fields):
+        return None
+    if to != State.ACCEPTED:
+        _enqueue_release()
+    return to
+
+
+# --- Reactions to what the gateway recorded (chargers.signals) -------------------------
+
+
+def restart_jobs_confirm_boot(*, charger_id: int, at) -> int:
+    """A BootNotification after the Reset was sent completes the charger's job."""
+    n = RestartJob.objects.filter(
+        charger_id=charger_id,
+        state__in=[State.SENT, State.ACCEPTED, State.SCHEDULED],
+        sent_at__lte=at,
+    ).update(
+        state=State.DONE,
+        finished_at=at,
+        confirmed_by=Case(
+            When(trigger_sent_at__isnull=False, then=Value(RestartJob.Confirmation.TRIGGER)),
+            default=Value(RestartJob.Confirmation.BOOT),
+        ),
+    )
+    if n:
+        _enqueue_release()
+    return n
+
+
+def restart_jobs_session_ended(*, charger_id: int, at) -> int:
+    """The charging session ended: scheduled restarts go ahead."""
+    # 1.6: the Reset was held back; it goes back into its group's wave.
+    waiting = RestartJob.objects.filter(
+        charger_id=charger_id, state=State.SCHEDULED, sent_at__isnull=True
+    ).update(state=State.QUEUED, released_at=None)
+    # 2.0.1 OnIdle: the charger resets itself now; the boot deadline starts.
+    RestartJob.objects.filter(
+        charger_id=charger_id, state=State.SCHEDULED, sent_at__isnull=False
+    ).update(state=State.ACCEPTED, accepted_at=at)
+    if waiting:
+        _enqueue_release()
+    return waiting
+
+
+# --- Deadlines, the periodic safety net -------------------------------------------------
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=getattr(settings, name))
+
+
+@transaction.atomic
+def restart_jobs_enforce(*, now=None) -> dict[str, int]:
+    """Move every job that waited too long; ask silent chargers for a BootNotification.
+
+    Run by the beat every few seconds. Nothing stays "Genstarter" forever.
+    """
+    now = now or timezone.now()
+    grace = _seconds("RESTART_BOOT_GRACE")
+    jobs = RestartJob.objects
+    done: dict[str, int] = {}
+
+    # No CallResult: the send task's hard limit is shorter than this.
+    done["no_answer"] = jobs.filter(
+        state=State.SENT, sent_at__lt=now - _seconds("RESTART_ANSWER_DEADLINE")
+    ).update(state=State.NO_ANSWER, detail="no_result", finished_at=now)
+
+    # A boot the signal did not deliver (raced with the answer, or a missed signal).
+    done["boot"] = jobs.filter(
+        state=State.ACCEPTED, charger__last_boot_at__gte=F("sent_at")
+    ).update(state=State.DONE, finished_at=now, confirmed_by=RestartJob.Confirmation.BOOT)
+
+    reconnected = Q(
+        state=State.ACCEPTED,
+        charger__is_connected=True,
+        charger__connected_at__gte=F("accepted_at"),
+    )
+    # Asked for a BootNotification, still none, but it is back and reporting: back.
+    done["status"] = jobs.filter(
+        reconnected,
+        trigger_sent_at__lte=now - grace,
+        charger__last_status_at__gte=F("charger__connected_at"),
+    ).update(state=State.DONE, finished_at=now, confirmed_by=RestartJob.Confirmation.STATUS)
+
+    # Reconnected after the Reset but no BootNotification within the grace: ask for one.
+    to_trigger = list(
+        jobs.filter(
+            reconnected, trigger_sent_at__isnull=True, charger__connected_at__lte=now - grace
+        ).values_list("pk", flat=True)
+    )
+    if to_trigger:
+        jobs.filter(pk__in=to_trigger, trigger_sent_at__isnull=True).update(trigger_sent_at=now)
+        transaction.on_commit(lambda: _enqueue("trigger_boot", to_trigger))
+    done["trigger"] = len(to_trigger)
+
+    done["not_back"] = jobs.filter(
+        state=State.ACCEPTED, accepted_at__lt=now - _seconds("RESTART_BOOT_DEADLINE")
+    ).update(state=State.NOT_BACK, detail="no_boot", finished_at=now)
+
+    # Scheduled too long: the session never ended (or the charger never rebooted).
+    scheduled_before = now - _seconds("RESTART_SCHEDULED_DEADLINE")
+    too_long = Q(state=State.SCHEDULED, scheduled_at__lt=scheduled_before)
+    done["not_back"] += jobs.filter(too_long, sent_at__isnull=False).update(
+        state=State.NOT_BACK, detail="no_boot", finished_at=now
+    )
+    done["skipped"] = jobs.filter(too_long, sent_at__isnull=True).update(
+        state=State.SKIPPED, detail="session_did_not_end", finished_at=now
+    )
+    # A 1.6 job waiting for a session end the signal did not deliver.
+    done["requeued"] = jobs.filter(
+        state=State.SCHEDULED, sent_at__isnull=True, charger__session_active=False
+    ).update(state=State.QUEUED, released_at=None)
+
+    # Released but never picked up (a lost message): send again; the claim makes it safe.
+    stale = list(
+        jobs.filter(
+            state=State.QUEUED, released_at__lt=now - _seconds("RESTART_RELEASE_STALE")
+        ).values_list("pk", flat=True)
+    )
+    if stale:
+        jobs.filter(pk__in=stale, state=State.QUEUED).update(released_at=now)
+        transaction.on_commit(lambda: _enqueue("send_reset", stale))
+    done["resent"] = len(stale)
+
+    done["released"] = len(restart_jobs_release(now=now))
+    moved = {k: v for k, v in done.items() if v}
+    if moved:
+        log.info("restart deadlines: %s", moved)
+    return done

@@ -1,0 +1,87 @@
+"""The confirmation window "Genstart oplader", its OKAY, and the restart history."""
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from chargers.selectors import charger_filter
+from portal import access
+from restarts import selectors, services
+from restarts.eligibility import evaluate
+from restarts.models import RestartRequest
+
+
+def _template(request, name: str, partial: str) -> str:
+    return f"{name}#{partial}" if request.htmx else name
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def restart_window(request):
+    """List what the user may restart now among the selection (ticked ids, or the filter)."""
+    template = _template(request, "restarts/window.html", "window")
+    if not access.can_manage_any(request.user):
+        context = {"refused": _("You may not restart chargers.")}
+        return render(request, template, context, status=403)
+    if request.GET.get("scope") == "filter":
+        asked = charger_filter(request.user, request.GET)
+    else:
+        asked = request.GET.getlist("charger")
+    evaluation = evaluate(request.user, asked)
+    if not evaluation.eligible and set(evaluation.left_out) == {"not_found"}:
+        # Only ids outside the user's groups: as if they did not exist.
+        return render(request, template, {"refused": evaluation.left_out_summary()}, status=404)
+    context = {"evaluation": evaluation, "idempotency_key": uuid.uuid4().hex}
+    return render(request, template, context)
+
+
+@require_POST
+def restart_confirm(request):
+    """OKAY: decide again and start the restarts; nothing twice for one window."""
+    try:
+        restart_request = services.restart_request_create(
+            user=request.user,
+            charger_ids=request.POST.getlist("charger"),
+            mode=request.POST.get("mode") or RestartRequest.Mode.DEFAULT,
+            idempotency_key=request.POST.get("idempotency_key"),
+            source=RestartRequest.Source.WEB,
+            request=request,
+        )
+    except services.RestartRefused as refused:
+        status = {"not_allowed": 403, "not_found": 404}.get(refused.code, 409)
+        template = _template(request, "restarts/window.html", "window")
+        return render(request, template, {"refused": refused.message}, status=status)
+
+    count = restart_request.jobs.count()
+    message = _("Chargers being restarted: %(count)d.") % {"count": count}
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("chargers:list")
+    response = render(request, "restarts/window.html#started", {"message": message})
+    return trigger_client_event(
+        response, "restartStarted", {"message": message, "request": restart_request.pk}
+    )
+
+
+@require_GET
+def history(request):
+    page = Paginator(selectors.history_for(request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "restarts/history.html", {"page_obj": page})
+
+
+@require_GET
+def history_detail(request, pk):
+    restart_request = get_object_or_404(RestartRequest, pk=pk)
+    jobs = list(selectors.jobs_for(request.user, restart_request))
+    if not jobs:  # none of its chargers are yours: as if it did not exist
+        raise Http404
+    return render(
+        request, "restarts/history_detail.html", {"restart_request": restart_request, "jobs": jobs}
+    )

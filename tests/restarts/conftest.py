@@ -1,0 +1,30 @@
+import pytest
+import redis
+from django.conf import settings
+
+from tests.restarts.fleet import make_fleet
+
+
+@pytest.fixture
+def fleet(db):
+    return make_fleet()
+
+
+@pytest.fixture
+def restarts_queue():
+    """The Redis list behind the "restarts" Celery queue, emptied around the test."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete("restarts")
+    yield client
+    client.delete("restarts")
+    client.close()
+
+
+# The gateway's own fixtures: a real gateway on loopback and simulated chargers.
+from tests.ocpp_gateway.conftest import (  # noqa: E402, F401
+    clean_ocpp_keys,
+    gateway,
+    make_gateway,
+    runner,
+    sims,
+)

@@ -1,0 +1,217 @@
+"""Every way a restart job moves, driven through the services and the signal receivers."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from chargers import signals
+from restarts import services
+from restarts.models import RestartJob
+from restarts.services import restart_request_create
+
+State = RestartJob.State
+
+
+def start(fleet, chargers, mode="default"):
+    made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode)
+    return list(made.jobs.order_by("charger_id"))
+
+
+def refresh(job):
+    job.refresh_from_db()
+    return job
+
+
+def accepted(fleet, charger, at=None):
+    """A job whose Reset the charger accepted at `at`."""
+    (job,) = start(fleet, [charger])
+    claimed = services.restart_job_claim(job_id=job.pk, now=at)
+    RestartJob.objects.filter(pk=claimed.pk).update(
+        state=State.ACCEPTED, accepted_at=at or timezone.now()
+    )
+    return refresh(job)
+
+
+def test_claim_moves_queued_to_sent_once_and_picks_the_reset_type(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    claimed = services.restart_job_claim(job_id=job.pk)
+    assert claimed.state == State.SENT and claimed.reset_type == "Soft"
+    assert refresh(job).sent_at is not None
+    # A redelivered or duplicated task finds it taken and does nothing.
+    assert services.restart_job_claim(job_id=job.pk) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "charging", "mode", "reset_type"),
+    [
+        ("1.6", False, "default", "Soft"),
+        ("1.6", False, "now", "Hard"),
+        ("1.6", True, "now", "Hard"),
+        ("2.0.1", False, "default", "Immediate"),
+        ("2.0.1", True, "default", "OnIdle"),
+        ("2.0.1", True, "now", "Immediate"),
+    ],
+)
+def test_the_reset_type_follows_version_charging_and_mode(
+    fleet, version, charging, mode, reset_type
+):
+    charger = fleet.ready[0]
+    charger.ocpp_version, charger.session_active = version, charging
+    charger.save()
+    (job,) = start(fleet, [charger], mode=mode)
+    assert services.restart_job_claim(job_id=job.pk).reset_type == reset_type
+
+
+def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
+    jobs = start(fleet, fleet.ready[:2])
+    fleet.ready[0].is_connected = False
+    fleet.ready[0].save()
+    fleet.ready[1].supports_remote_restart = False
+    fleet.ready[1].save()
+    assert services.restart_job_claim(job_id=jobs[0].pk) is None
+    assert services.restart_job_claim(job_id=jobs[1].pk) is None
+    assert [(refresh(j).state, j.detail) for j in jobs] == [
+        (State.SKIPPED, "not_connected"),
+        (State.SKIPPED, "no_remote_restart"),
+    ]
+    assert all(j.finished_at for j in jobs)
+
+
+def test_a_charging_16_charger_waits_as_scheduled_then_goes_when_the_session_ends(fleet):
+    (job,) = start(fleet, [fleet.charging])
+    assert services.restart_job_claim(job_id=job.pk) is None
+    assert refresh(job).state == State.SCHEDULED and job.sent_at is None
+    fleet.charging.session_active = False
+    fleet.charging.save()
+    signals.charger_session_changed.send(
+        sender=None, charger_id=fleet.charging.pk, at=timezone.now(), active=False
+    )
+    assert refresh(job).state == State.QUEUED
+    assert services.restart_job_claim(job_id=job.pk).reset_type == "Soft"
+
+
+def test_a_201_scheduled_reset_is_done_when_the_charger_boots_after_the_session(fleet):
+    charger = fleet.charging
+    charger.ocpp_version = "2.0.1"
+    charger.save()
+    (job,) = start(fleet, [charger])
+    assert services.restart_job_claim(job_id=job.pk).reset_type == "OnIdle"
+    RestartJob.objects.filter(pk=job.pk).update(state=State.SCHEDULED, scheduled_at=timezone.now())
+    ended = timezone.now()
+    signals.charger_session_changed.send(sender=None, charger_id=charger.pk, at=ended, active=False)
+    assert refresh(job).state == State.ACCEPTED and job.accepted_at == ended
+    signals.charger_booted.send(sender=None, charger_id=charger.pk, at=timezone.now(), reason="")
+    assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+
+
+def test_a_boot_after_the_accepted_reset_completes_the_job(fleet):
+    job = accepted(fleet, fleet.ready[0])
+    signals.charger_booted.send(
+        sender=None, charger_id=fleet.ready[0].pk, at=timezone.now(), reason="RemoteReset"
+    )
+    assert refresh(job).state == State.DONE
+    assert job.confirmed_by == "boot" and job.finished_at is not None
+
+
+def test_a_boot_from_before_the_reset_does_not_count(fleet):
+    job = accepted(fleet, fleet.ready[0])
+    signals.charger_booted.send(
+        sender=None, charger_id=fleet.ready[0].pk, at=job.sent_at - timedelta(seconds=5), reason=""
+    )
+    assert refresh(job).state == State.ACCEPTED
+
+
+def test_a_boot_that_raced_the_answer_is_found_by_the_beat(fleet):
+    job = accepted(fleet, fleet.ready[0])
+    fleet.ready[0].last_boot_at = timezone.now()
+    fleet.ready[0].save()
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+
+
+@override_settings(RESTART_BOOT_GRACE=30)
+def test_back_without_a_boot_is_asked_for_one_and_then_confirmed_by_it(
+    fleet, restarts_queue, django_capture_on_commit_callbacks
+):
+    t0 = timezone.now() - timedelta(seconds=120)
+    job = accepted(fleet, fleet.ready[0], at=t0)
+    fleet.ready[0].connected_at = t0 + timedelta(seconds=20)  # reconnected after the reset
+    fleet.ready[0].save()
+    restarts_queue.delete("restarts")
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = services.restart_jobs_enforce()
+    assert moved["trigger"] == 1
+    assert refresh(job).trigger_sent_at is not None
+    assert restarts_queue.llen("restarts") == 1  # the TriggerMessage task
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.restart_jobs_enforce()["trigger"] == 0  # asked once only
+    signals.charger_booted.send(sender=None, charger_id=fleet.ready[0].pk, at=timezone.now())
+    assert refresh(job).state == State.DONE and job.confirmed_by == "trigger"
+
+
+@override_settings(RESTART_BOOT_GRACE=30)
+def test_back_and_reporting_status_but_never_booting_counts_as_back(fleet):
+    t0 = timezone.now() - timedelta(seconds=200)
+    job = accepted(fleet, fleet.ready[0], at=t0)
+    RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=t0 + timedelta(seconds=60))
+    fleet.ready[0].connected_at = t0 + timedelta(seconds=20)
+    fleet.ready[0].last_status_at = t0 + timedelta(seconds=25)
+    fleet.ready[0].save()
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.DONE and job.confirmed_by == "status"
+
+
+@override_settings(RESTART_BOOT_DEADLINE=600)
+def test_accepted_without_a_boot_within_the_deadline_did_not_come_back(fleet):
+    job = accepted(fleet, fleet.ready[0], at=timezone.now() - timedelta(seconds=601))
+    fresh = accepted(fleet, fleet.ready[1], at=timezone.now() - timedelta(seconds=30))
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.NOT_BACK and job.detail == "no_boot"
+    assert refresh(fresh).state == State.ACCEPTED
+
+
+@override_settings(RESTART_ANSWER_DEADLINE=90)
+def test_sent_but_never_answered_becomes_no_answer(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    services.restart_job_claim(job_id=job.pk, now=timezone.now() - timedelta(seconds=91))
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.NO_ANSWER and job.detail == "no_result"
+
+
+@override_settings(RESTART_SCHEDULED_DEADLINE=3600)
+def test_a_session_that_never_ends_gives_up_the_restart(fleet):
+    (job,) = start(fleet, [fleet.charging])
+    services.restart_job_claim(job_id=job.pk, now=timezone.now() - timedelta(seconds=3601))
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.SKIPPED and job.detail == "session_did_not_end"
+
+
+def test_a_missed_session_end_is_noticed_by_the_beat(fleet):
+    (job,) = start(fleet, [fleet.charging])
+    services.restart_job_claim(job_id=job.pk)
+    fleet.charging.session_active = False
+    fleet.charging.save()
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.QUEUED
+
+
+@override_settings(RESTART_RELEASE_STALE=300)
+def test_a_released_job_whose_message_was_lost_is_sent_again(
+    fleet, restarts_queue, django_capture_on_commit_callbacks
+):
+    (job,) = start(fleet, fleet.ready[:1])
+    RestartJob.objects.filter(pk=job.pk).update(released_at=timezone.now() - timedelta(seconds=301))
+    restarts_queue.delete("restarts")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.restart_jobs_enforce()["resent"] == 1
+    assert restarts_queue.llen("restarts") == 1
+
+
+def test_finished_jobs_never_move_again(fleet):
+    job = accepted(fleet, fleet.ready[0])
+    RestartJob.objects.filter(pk=job.pk).update(state=State.NOT_BACK, finished_at=timezone.now())
+    signals.charger_booted.send(sender=None, charger_id=fleet.ready[0].pk, at=timezone.now())
+    services.restart_jobs_enforce()
+    assert refresh(job).state == State.NOT_BACK
