@@ -77,3 +77,4 @@ class ChargersMoveForm(forms.Form):
             label=_("Move to group"),
             error_messages={"invalid_choice": _("Choose one of the groups you manage.")},
         )
+        self.fields["group"].widget.attrs["autofocus"] = True

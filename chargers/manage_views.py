@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
+from chargers.selectors import charger_filter
 from portal import access
 from portal.forms import add_service_errors
 
@@ -101,26 +104,41 @@ def charger_edit(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def chargers_move(request):
-    """Move the ticked chargers to another group, after a look at what will move."""
+    """Move the ticked chargers to another group, after a look at what will move.
+
+    On the Opladere page this is the "Flyt" dialog (the partial, loaded with the
+    page's selection); without HTMX it is a page of its own.
+    """
     user = request.user
     access.require(access.can_manage_any(user))
     if request.method == "POST":
         # The service answers for every id: a foreign or missing one is a form error.
-        ids = request.POST.getlist("chargers")
         chargers = (
             access.manageable_chargers(user)
-            .filter(pk__in=[i for i in ids if i.isdigit()])
+            .filter(pk__in=[i for i in request.POST.getlist("charger") if i.isdigit()])
+            .select_related("group")
+        )
+    elif request.GET.get("scope") == "filter":
+        # "All matching the filter" on the Opladere page: those of them one may move.
+        chargers = list(
+            charger_filter(user, request.GET)
+            .filter(pk__in=access.manageable_chargers(user))
             .select_related("group")
         )
     else:
-        ids = request.GET.getlist("chargers")
-        chargers = [access.get_manageable_charger(user, pk) for pk in ids]
+        chargers = [
+            access.get_manageable_charger(user, pk) for pk in request.GET.getlist("charger")
+        ]
     form = ChargersMoveForm(_posted(request), user=user)
     if form.is_valid():
         try:
             moved = manage_services.chargers_move(
-                actor=user, charger_ids=ids, group=form.cleaned_data["group"], request=request
+                actor=user,
+                charger_ids=request.POST.getlist("charger"),
+                group=form.cleaned_data["group"],
+                request=request,
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -130,5 +148,9 @@ def chargers_move(request):
                 _("Chargers moved to %(group)s: %(count)s.")
                 % {"count": len(moved), "group": form.cleaned_data["group"].name},
             )
+            if request.htmx:
+                # The page reloads: rows show their new group, the message shows.
+                return HttpResponse(status=204, headers={"HX-Refresh": "true"})
             return redirect("chargers:list")
-    return render(request, "chargers/move.html", {"form": form, "chargers": chargers})
+    template = "chargers/move.html#move_window" if request.htmx else "chargers/move.html"
+    return render(request, template, {"form": form, "chargers": chargers})

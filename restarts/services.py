@@ -167,6 +167,8 @@ def restart_request_create(
         },
     )
     restart_jobs_release(group_ids={c.group_id for c in chargers}, now=now)
+    # The decision behind this request, for callers that report it (the API's answer).
+    restart_request.evaluation = evaluation
     return restart_request
 
 

@@ -107,8 +107,8 @@ def test_a_plain_user_adds_and_edits_nothing(client, tree):
     assert client.get(f"/chargers/add/?group={tree['a'].pk}").status_code == 403
     assert add(client, tree["a"]).status_code == 403
     assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 403
-    assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 403
-    move = client.post("/chargers/move/", {"chargers": [charger.pk], "group": tree["a"].pk})
+    assert client.get(f"/chargers/move/?charger={charger.pk}").status_code == 403
+    move = client.post("/chargers/move/", {"charger": [charger.pk], "group": tree["a"].pk})
     assert move.status_code == 403
     assert Charger.objects.get(pk=charger.pk).group == tree["a"]
 
@@ -147,7 +147,7 @@ def test_a_charger_outside_ones_groups_cannot_be_edited_or_offered_to_move(clien
     client.force_login(admin)
     for charger in (other, sibling):
         assert client.get(f"/chargers/{charger.pk}/edit/").status_code == 404
-        assert client.get(f"/chargers/move/?chargers={charger.pk}").status_code == 404
+        assert client.get(f"/chargers/move/?charger={charger.pk}").status_code == 404
         assert client.post(f"/chargers/{charger.pk}/edit/", {"name": "X"}).status_code == 404
 
 
@@ -157,11 +157,11 @@ def test_a_charger_outside_ones_groups_cannot_be_edited_or_offered_to_move(clien
 def test_move_page_lists_what_will_move_and_moves_it(client, tree, admin):
     one, two = make_charger(tree["a"], name="Et"), make_charger(tree["a"], name="To")
     client.force_login(admin)
-    page = client.get(f"/chargers/move/?chargers={one.pk}&chargers={two.pk}").content.decode()
+    page = client.get(f"/chargers/move/?charger={one.pk}&charger={two.pk}").content.decode()
     assert "Et" in page and "To" in page
     assert f'value="{tree["a1"].pk}"' in page and f'value="{tree["b"].pk}"' not in page
     response = client.post(
-        "/chargers/move/", {"chargers": [one.pk, two.pk], "group": tree["a1"].pk}, follow=True
+        "/chargers/move/", {"charger": [one.pk, two.pk], "group": tree["a1"].pk}, follow=True
     )
     assert "Opladere flyttet til A1: 2." in response.content.decode()
     assert set(Charger.objects.values_list("group", flat=True)) == {tree["a1"].pk}
@@ -174,7 +174,7 @@ def test_a_move_with_an_unknown_or_foreign_charger_moves_nothing(client, tree, a
     client.force_login(admin)
     for bad in (foreign.pk, 999_999, "abc"):
         response = client.post(
-            "/chargers/move/", {"chargers": [mine.pk, bad], "group": tree["a1"].pk}
+            "/chargers/move/", {"charger": [mine.pk, bad], "group": tree["a1"].pk}
         )
         assert response.status_code == 200
         assert "Ukendt oplader i udvalget." in response.content.decode()
@@ -190,3 +190,32 @@ def test_chargers_never_move_to_a_group_outside_ones_tree(tree, admin):
     with pytest.raises(ValidationError):
         manage_services.chargers_move(actor=admin, charger_ids=[], group=tree["a1"])
     assert Charger.objects.get(pk=mine.pk).group == tree["a"]
+
+
+def test_the_flyt_dialog_lists_the_ticked_chargers_and_reloads_the_page_after(client, tree, admin):
+    one = make_charger(tree["a"], name="Et")
+    client.force_login(admin)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    window = client.get(f"/chargers/move/?charger={one.pk}", **htmx).content.decode()
+    assert "<html" not in window  # the dialog's content, not a page
+    assert 'id="move-dialog-title"' in window and "Disse opladere flyttes (1):" in window
+    assert "data-close-dialog" in window
+    bad = client.post("/chargers/move/", {"charger": [one.pk]}, **htmx)
+    assert bad.status_code == 200 and "Dette felt er påkrævet." in bad.content.decode()
+    done = client.post("/chargers/move/", {"charger": [one.pk], "group": tree["a1"].pk}, **htmx)
+    assert done.status_code == 204 and done["HX-Refresh"] == "true"
+    assert Charger.objects.get(pk=one.pk).group == tree["a1"]
+
+
+def test_the_flyt_dialog_takes_all_chargers_matching_the_filter(client, tree, admin):
+    make_charger(tree["a"], name="Havn 1")
+    make_charger(tree["a1"], name="Havn 2")
+    make_charger(tree["a"], name="Andet")
+    make_charger(tree["b"], name="Havn fremmed")
+    client.force_login(admin)
+    window = client.get(
+        "/chargers/move/?scope=filter&q=Havn", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Disse opladere flyttes (2):" in window
+    assert "Havn 1" in window and "Havn 2" in window
+    assert "Andet" not in window and "Havn fremmed" not in window
