@@ -255,8 +255,14 @@ def login(stack):
 
 
 def screenshot(page_or_locator, name: str) -> Path:
-    """Save a screenshot for the README (docs/screenshots/)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+    """Save a screenshot to tests/e2e/artifacts/, and for the README to docs/screenshots/
+    when it is not there yet or UPDATE_SCREENSHOTS=1 (so a test run leaves the tree clean)."""
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    path = shots / name
     page_or_locator.screenshot(path=str(path))
+    readme_copy = SCREENSHOTS / name
+    if os.getenv("UPDATE_SCREENSHOTS") == "1" or not readme_copy.exists():
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        readme_copy.write_bytes(path.read_bytes())
     return path
