@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell pyenv which python 2>/dev/null || command -v python3.13 || command -v python3.12 || command -v python3)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 PYTEST_ARGS ?=
+# Benchmarks: their own PostgreSQL database (created if missing, emptied on every run).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/5
+SCALE ?= 1
+BENCH_ARGS ?=
 
 .PHONY: run test lint format bench soak messages install clean
 
@@ -28,6 +33,11 @@ run: messages
 
 test: messages
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+
+# Our gateway and portal against the bare OCPP reference; writes benchmarks/results.json.
+bench: messages
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+		$(PY) -m benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
