@@ -94,6 +94,13 @@ class GatewayChargePointMixin:
             logger.warning("%s: frame is not JSON: %s", self.id, _short(raw_msg))
             await self._send_error("-1", self._not_json_code, "Frame is not valid JSON")
             return
+        except RecursionError:
+            # json.loads gives up on deep nesting (a few hundred levels) with
+            # RecursionError, which is not a ValueError: without this the frame went
+            # unanswered and the charger waited for its timeout.
+            logger.warning("%s: frame nested too deeply: %s", self.id, _short(raw_msg))
+            await self._send_error("-1", self._bad_frame_code, "Frame is nested too deeply")
+            return
 
         if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[0], int):
             logger.warning("%s: frame is not an OCPP message: %s", self.id, _short(raw_msg))
@@ -153,6 +160,14 @@ class GatewayChargePointMixin:
                 self._error_code(error),
                 error.description,
                 {"cause": _short(error.details.get("cause", ""))} if error.details else {},
+            )
+        except Exception:
+            # Schema validation and the library's key conversion run outside its own
+            # handler guard: a payload that breaks them (deep nesting, say) still gets an
+            # answer, so the charger is not left waiting for one.
+            logger.exception("%s: %s could not be handled", self.id, msg.action)
+            await self._send_error(
+                msg.unique_id, "InternalError", "The gateway could not handle this message"
             )
 
     def _error_code(self, error: ocpp_exc.OCPPError) -> str:

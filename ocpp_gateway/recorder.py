@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -89,12 +89,25 @@ class Recorder:
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
         """Flush forever (cancel to stop; call flush() once more afterwards)."""
+        failures = 0
         while True:
             await asyncio.sleep(self.flush_interval)
             try:
                 await self.flush()
+            except TRANSIENT_ERRORS as exc:
+                failures += 1
+                if failures == 1 or failures % 60 == 0:
+                    logger.warning(
+                        "database unavailable, %d charger events kept for the next try: %s",
+                        len(self._buffers.events),
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                    )
             except Exception:
                 logger.exception("writing charger state failed; will retry with the next batch")
+            else:
+                if failures:
+                    logger.info("database back after %d failed writes; state written", failures)
+                failures = 0
 
     async def flush(self) -> None:
         async with self._flush_lock:
@@ -140,13 +153,29 @@ def _with_connection(func, *args):
         close_old_connections()
 
 
+# The database is away (restarting, network cut): keep the write and try it again.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
 def _write(buffers: _Buffers) -> None:
-    for event in buffers.events:
+    """Write the batch; what was written is removed from `buffers` as it goes.
+
+    A transient database error stops the batch and is raised with everything not yet
+    written still in `buffers` (events in order), for the next flush to retry. Before,
+    each failed event was logged and dropped, so a BootNotification or a disconnect that
+    arrived while the database was away was lost for good. Any other error is a bad
+    row: it is logged and that event dropped, so it cannot block the ones after it.
+    """
+    while buffers.events:
+        event = buffers.events[0]
         kind = event[0]
         try:
             _EVENT_WRITERS[kind](*event[1:])
+        except TRANSIENT_ERRORS:
+            raise
         except Exception:
             logger.exception("could not record %s for charger %s", kind, event[1])
+        buffers.events.pop(0)
 
     if buffers.statuses:
         rows = [
@@ -154,7 +183,8 @@ def _write(buffers: _Buffers) -> None:
             for pk, (status, _connector, at) in buffers.statuses.items()
         ]
         Charger.objects.bulk_update(rows, ["last_status", "last_status_at"], batch_size=500)
-        for pk, (status, connector_id, at) in buffers.statuses.items():
+        statuses, buffers.statuses = buffers.statuses, {}
+        for pk, (status, connector_id, at) in statuses.items():
             _send(
                 signals.charger_status_changed,
                 charger_id=pk,
@@ -166,6 +196,7 @@ def _write(buffers: _Buffers) -> None:
     if buffers.seen:
         rows = [Charger(pk=pk, last_seen_at=at) for pk, at in buffers.seen.items()]
         Charger.objects.bulk_update(rows, ["last_seen_at"], batch_size=500)
+        buffers.seen = {}
 
 
 def _write_connected(pk: int, token: str, at: datetime, ocpp_version: str) -> None:

@@ -5,6 +5,12 @@
   Basic auth (user = charge point id) where the charger has a password. Refusals are
   plain HTTP answers: 400, 401 (with WWW-Authenticate), 404, 503 while stopping.
   ``/healthz`` answers 200 while the gateway serves.
+- Limits: a handshake must finish within ``OCPP_OPEN_TIMEOUT`` seconds, and one client
+  address holds at most ``OCPP_MAX_CONNECTIONS_PER_IP`` sockets (more are refused with
+  429). Behind a reverse proxy listed in ``OCPP_TRUSTED_PROXIES`` the client address is
+  the last one the proxy put in ``X-Forwarded-For``.
+- Charger passwords never reach a log: the Authorization header is masked in the
+  websockets library's debug log of the handshake.
 - One ``ChargePoint`` object per socket (``handlers.py``). A second socket for the same
   id wins; the old one is closed and its clean-up cannot undo the new one (connection
   tokens in the database and in the Redis route are compared before removal).
@@ -29,7 +35,7 @@ import logging
 import socket
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
@@ -51,6 +57,45 @@ logger = logging.getLogger("ocpp_gateway")
 
 SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 PATH_PREFIX = "/ocpp/"
+
+
+class _MaskCredentials(logging.Filter):
+    """Masks the Authorization header in websockets' debug log of each handshake.
+
+    At DEBUG websockets logs every request header ("< %s: %s"); for a charger with a
+    password that is its Basic credentials, base64 of "id:password".
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in ("authorization", "proxy-authorization")
+        ):
+            record.args = (args[0], "[masked]")
+        return True
+
+
+websockets_logger = logging.getLogger("websockets.server")
+if not any(isinstance(f, _MaskCredentials) for f in websockets_logger.filters):
+    websockets_logger.addFilter(_MaskCredentials())
+
+
+class _CountedConnection(ServerConnection):
+    """A server connection that gives back its client address slot when it closes."""
+
+    client_slot: tuple[Counter, str] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        slot, self.client_slot = self.client_slot, None
+        if slot is not None:
+            counter, address = slot
+            counter[address] -= 1
+            if counter[address] <= 0:
+                del counter[address]
 
 
 def default_gateway_id(port: int) -> str:
@@ -131,6 +176,9 @@ class Gateway:
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         close_timeout: float = 5,
+        open_timeout: float | None = None,
+        max_connections_per_ip: int | None = None,
+        trusted_proxies: list[str] | tuple[str, ...] | None = None,
     ):
         self.host = host
         self.port = port
@@ -142,6 +190,19 @@ class Gateway:
         self.ping_interval = settings.OCPP_PING_INTERVAL if ping_interval is None else ping_interval
         self.ping_timeout = settings.OCPP_PING_TIMEOUT if ping_timeout is None else ping_timeout
         self.close_timeout = close_timeout
+        self.open_timeout = float(
+            settings.OCPP_OPEN_TIMEOUT if open_timeout is None else open_timeout
+        )
+        self.max_connections_per_ip = int(
+            settings.OCPP_MAX_CONNECTIONS_PER_IP
+            if max_connections_per_ip is None
+            else max_connections_per_ip
+        )
+        self.trusted_proxies = frozenset(
+            settings.OCPP_TRUSTED_PROXIES if trusted_proxies is None else trusted_proxies
+        )
+        # Open sockets (and handshakes past our checks) per client address.
+        self.clients: Counter[str] = Counter()
         self.recorder = Recorder(flush_interval or settings.OCPP_FLUSH_INTERVAL)
         self.connections: dict[str, GatewayChargePointMixin] = {}
         self.stopping = False
@@ -171,7 +232,8 @@ class Gateway:
             ping_interval=self.ping_interval or None,
             ping_timeout=self.ping_timeout or None,
             close_timeout=self.close_timeout,
-            open_timeout=30,
+            open_timeout=self.open_timeout,
+            create_connection=_CountedConnection,
             backlog=2048,
             server_header="ocpp-gateway",
         )
@@ -242,6 +304,24 @@ class Gateway:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
         if self.stopping:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Gateway stopping\n")
+        address = self._client_address(connection, request)
+        if address is not None and self.max_connections_per_ip > 0:
+            if self.clients[address] >= self.max_connections_per_ip:
+                logger.warning(
+                    "%s: refused, %s already holds %d sockets",
+                    charge_point_id,
+                    address,
+                    self.clients[address],
+                )
+                response = connection.respond(
+                    http.HTTPStatus.TOO_MANY_REQUESTS, "Too many connections from your address\n"
+                )
+                response.headers["Retry-After"] = "30"
+                return response
+            # Held from here on, so that handshakes in flight count too; given back when
+            # the socket closes, however the handshake ends.
+            self.clients[address] += 1
+            connection.client_slot = (self.clients, address)
         offered = _offered_subprotocols(request)
         if not any(p in SUBPROTOCOLS for p in offered):
             logger.warning(
@@ -274,6 +354,17 @@ class Gateway:
         connection.charge_point_id = charge_point_id
         connection.charger_pk = pk
         return None
+
+    def _client_address(self, connection: ServerConnection, request) -> str | None:
+        """Whom a connection limit applies to; None for a trusted proxy speaking for itself."""
+        peer = connection.remote_address[0] if connection.remote_address else "unknown"
+        if peer not in self.trusted_proxies:
+            return peer
+        forwarded = request.headers.get_all("X-Forwarded-For")
+        if not forwarded:
+            return None  # the proxy itself, local tools and simulators
+        # The last entry is the one our proxy appended: the address it saw.
+        return forwarded[-1].split(",")[-1].strip() or None
 
     async def _password_ok(self, charge_point_id: str, password_hash: str, header) -> bool:
         credentials = _basic_credentials(header)

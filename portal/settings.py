@@ -115,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that cannot be reached fails a connection attempt in seconds instead
+    # of hanging the thread for the operating system's TCP timeout (minutes).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", envint("DB_CONNECT_TIMEOUT", 5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -223,6 +229,9 @@ RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
 # How often the beat enforces the deadlines above.
 RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
 
+# "Genstart" on everything matching a filter posts one field per charger.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
+
 CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
@@ -243,6 +252,13 @@ OCPP_FLUSH_INTERVAL = envfloat("OCPP_FLUSH_INTERVAL", 1.0)
 # Websocket pings reveal half-open sockets; a pong later than the timeout closes the socket.
 OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
 OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
+# A websocket handshake (TCP accepted to upgrade answered) must finish within this.
+OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
+# Sockets one client address may hold (0: no limit). Behind a reverse proxy listed in
+# OCPP_TRUSTED_PROXIES the address is the last X-Forwarded-For entry; a trusted proxy's
+# own connections without that header (local tools, simulators) are not limited.
+OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
+OCPP_TRUSTED_PROXIES = envlist("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

@@ -98,8 +98,8 @@ def restart_request_create(
             return existing
     if not access.can_manage_any(user):
         raise RestartRefused("not_allowed", _("You may not restart chargers."))
-    ids = [i for i in clean_ids(charger_ids) if i is not None]
     asked = list(dict.fromkeys(clean_ids(charger_ids)))
+    ids = [i for i in asked if i is not None]
     if not asked:
         raise RestartRefused("empty", _("No chargers were chosen."))
 
@@ -167,6 +167,8 @@ def restart_request_create(
         },
     )
     restart_jobs_release(group_ids={c.group_id for c in chargers}, now=now)
+    # The decision behind this request, for callers that report it (the API's answer).
+    restart_request.evaluation = evaluation
     return restart_request
 
 
