@@ -9,6 +9,11 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 # test run never consume each other's queues or routes.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 PYTEST_ARGS ?=
+# Benchmarks: their own PostgreSQL database (created if missing, emptied on every run).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/5
+SCALE ?= 1
+BENCH_ARGS ?=
 
 .PHONY: run test lint format bench soak messages install clean
 
@@ -32,6 +37,11 @@ run: messages
 test: messages
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+# Our gateway and portal against the bare OCPP reference; writes benchmarks/results.json.
+bench: messages
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+		$(PY) -m benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
