@@ -111,7 +111,7 @@ def restart_request_create(
         ip_address=audit.client_ip(request),
         source=source,
         mode=mode,
-        asked_ids=[i for i in asked if i is not None],
+        asked_ids=ids,
         idempotency_key=key,
     )
     try:

@@ -87,3 +87,22 @@ def test_no_credentials_is_401_in_json_not_a_login_redirect(client, fleet):
     response = client.get(URL)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_the_number_of_queries_does_not_grow_with_the_page(client, people, tree):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = bearer(people["super_admin"])
+
+    def queries_for(page_size):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL, {"page_size": page_size}, **headers).status_code == 200
+        return len(captured)
+
+    for i in range(3):
+        make_charger(tree["a"], name=f"Q{i}")
+    few = queries_for(3)
+    for i in range(40):
+        make_charger(tree["b"], name=f"R{i}")
+    assert queries_for(43) == few
