@@ -10,10 +10,12 @@ before it picked the request up, so a caller that gave up never causes a late Re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -167,15 +169,133 @@ def send_reset(
     """
 
     def fits(route: registry.Route) -> str | None:
-        allowed = RESET_TYPES.get(route.ocpp_version, ())
-        if reset_type in allowed:
-            return None
-        return (
-            f"reset type {reset_type!r} does not exist in OCPP {route.ocpp_version}; "
-            f"use one of {', '.join(allowed)}"
-        )
+        return _reset_problem(reset_type, route)
 
     return _send(charge_point_id, "Reset", {"type": reset_type}, timeout, check_route=fits)
+
+
+def _reset_problem(reset_type: str, route: registry.Route) -> str | None:
+    allowed = RESET_TYPES.get(route.ocpp_version, ())
+    if reset_type in allowed:
+        return None
+    return (
+        f"reset type {reset_type!r} does not exist in OCPP {route.ocpp_version}; "
+        f"use one of {', '.join(allowed)}"
+    )
+
+
+def send_resets(
+    resets: Sequence[tuple[str, str]], *, timeout: float | None = None
+) -> list[CallResult]:
+    """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
+
+    The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
+    the same order, but a handful of Redis round trips for the lot: the routes in one
+    read, every request pushed to its gateway in one pipeline, and the answers
+    collected from one reply list as they arrive, until all are in or the deadline
+    (plus the hop back) has passed. Each request still carries the deadline, so no
+    gateway sends a Reset after the caller stopped waiting for it.
+    """
+    return send_calls(
+        [(cp_id, "Reset", {"type": reset_type}) for cp_id, reset_type in resets],
+        timeout=timeout,
+        check_route=lambda i, route: _reset_problem(resets[i][1], route),
+    )
+
+
+def send_calls(
+    calls: Sequence[tuple[str, str, dict]],
+    *,
+    timeout: float | None = None,
+    check_route: Callable[[int, registry.Route], str | None] | None = None,
+) -> list[CallResult]:
+    """Send (charge point id, action, payload) calls together; one CallResult each, in order."""
+    timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
+    results: list[CallResult | None] = [None] * len(calls)
+    if not calls:
+        return []
+    try:
+        client = _redis()
+        routes = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
+    except redis.RedisError as exc:
+        return [CallResult(ERROR, detail=f"command channel unavailable: {exc}")] * len(calls)
+
+    batch = uuid.uuid4().hex
+    reply = registry.reply_key(batch)
+    deadline = time.time() + timeout
+    outstanding: dict[str, int] = {}
+    per_gateway: dict[str, list[str]] = {}
+    for i, (cp_id, action, payload) in enumerate(calls):
+        route = routes.get(cp_id)
+        if route is None:
+            results[i] = CallResult(
+                NOT_CONNECTED, detail="the charger is not connected to any gateway"
+            )
+            continue
+        problem = check_route(i, route) if check_route else None
+        if problem:
+            results[i] = CallResult(ERROR, detail=problem)
+            continue
+        request_id = f"{batch}.{i}"
+        request = {
+            "kind": "call",
+            "id": request_id,
+            "cp": cp_id,
+            "action": action,
+            "payload": payload,
+            "deadline": deadline,
+            "reply": reply,
+        }
+        per_gateway.setdefault(route.gateway_id, []).append(json.dumps(request))
+        outstanding[request_id] = i
+    try:
+        if per_gateway:
+            with client.pipeline(transaction=False) as pipe:
+                for gateway_id, requests in per_gateway.items():
+                    pipe.rpush(registry.requests_key(gateway_id), *requests)
+                pipe.execute()
+            _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
+    except redis.RedisError as exc:
+        for i in outstanding.values():
+            results[i] = CallResult(ERROR, detail=f"command channel unavailable: {exc}")
+        outstanding.clear()
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.delete(reply)
+    for i in outstanding.values():
+        results[i] = CallResult(TIMEOUT, detail=f"no reply from the gateway within {timeout:g}s")
+    return [r or CallResult(ERROR, detail="no result") for r in results]
+
+
+def _live_routes(client: redis.Redis, charge_point_ids: list[str]) -> dict[str, registry.Route]:
+    """The routes of those chargers whose gateway is alive: two round trips for any number."""
+    raw = client.hmget(registry.ROUTES, charge_point_ids)
+    routes = dict(zip(charge_point_ids, map(registry.Route.decode, raw), strict=True))
+    gateways = sorted({r.gateway_id for r in routes.values() if r is not None})
+    with client.pipeline(transaction=False) as pipe:
+        for gateway_id in gateways:
+            pipe.exists(registry.alive_key(gateway_id))
+        alive = {g for g, up in zip(gateways, pipe.execute(), strict=True) if up}
+    return {cp: r for cp, r in routes.items() if r is not None and r.gateway_id in alive}
+
+
+def _collect(client, reply: str, outstanding: dict[str, int], results: list, until: float) -> None:
+    """Take the replies of `outstanding` requests from the one `reply` list as they come."""
+    while outstanding:
+        left = until - time.time()
+        if left <= 0:
+            return
+        first = client.blpop([reply], timeout=max(min(left, 5.0), 0.01))
+        if first is None:
+            continue
+        items = [first[1]] + (client.lpop(reply, len(outstanding)) or [])
+        for raw in items:
+            try:
+                data = json.loads(raw)
+                i = outstanding.pop(str(data.get("id")))
+            except (ValueError, TypeError, AttributeError, KeyError):
+                continue  # unreadable, or an answer nobody here waits for
+            results[i] = CallResult.from_dict(data)
 
 
 def trigger_boot_notification(charge_point_id: str, *, timeout: float | None = None) -> CallResult:

@@ -60,6 +60,8 @@ PATH_PREFIX = "/ocpp/"
 # Redis connections the gateway keeps open at most, and how long a caller waits for one.
 REDIS_POOL_SIZE = 64
 REDIS_POOL_WAIT = 30
+# Commands taken from the queue in one round trip when a batch of them is waiting.
+COMMAND_BATCH = 200
 
 
 class _MaskCredentials(logging.Filter):
@@ -562,8 +564,25 @@ class Gateway:
                 logger.exception("reading the command queue failed")
                 await asyncio.sleep(1)
                 continue
-            if item is not None:
-                await self._take_command(item[1])
+            if item is None:
+                continue
+            await self._take_command(item[1])
+            # A batch of requests arrives at once: take what is already queued in one go.
+            try:
+                more = await self.redis.lpop(key, COMMAND_BATCH) or []
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reading the command queue failed")
+                continue
+            pending = list(more)
+            try:
+                while pending:
+                    await self._take_command(pending.pop(0))
+            except asyncio.CancelledError:
+                if pending:  # back to the head of the queue, for _answer_leftover_commands
+                    await self.redis.lpush(key, *reversed(pending))
+                raise
 
     async def _take_command(self, raw) -> None:
         try:
@@ -580,6 +599,7 @@ class Gateway:
                 self._retire(conn, "replaced by a newer connection")
             return
         reply = request.get("reply")
+        request_id = request.get("id")
         if kind != "call" or not isinstance(reply, str):
             logger.error("unknown command dropped: %r", raw[:200])
             return
@@ -587,7 +607,9 @@ class Gateway:
         try:
             remaining = float(request["deadline"]) - time.time()
         except (KeyError, TypeError, ValueError):
-            await self._reply(reply, {"outcome": "error", "detail": "command without a deadline"})
+            await self._reply(
+                reply, request_id, {"outcome": "error", "detail": "command without a deadline"}
+            )
             return
         if remaining <= 0:
             logger.warning(
@@ -598,6 +620,7 @@ class Gateway:
             )
             await self._reply(
                 reply,
+                request_id,
                 {
                     "outcome": "timeout",
                     "detail": "not sent: the deadline passed before the gateway picked it up",
@@ -605,20 +628,26 @@ class Gateway:
             )
             return
         if not isinstance(action, str) or not isinstance(payload, dict):
-            await self._reply(reply, {"outcome": "error", "detail": "action and payload required"})
+            await self._reply(
+                reply, request_id, {"outcome": "error", "detail": "action and payload required"}
+            )
             return
         conn = self.connections.get(cp_id)
         if conn is None or conn.closed or self.stopping:
             await self._reply(
-                reply, {"outcome": "not_connected", "detail": "not connected to this gateway"}
+                reply,
+                request_id,
+                {"outcome": "not_connected", "detail": "not connected to this gateway"},
             )
             return
         deadline = asyncio.get_running_loop().time() + remaining
-        task = asyncio.create_task(self._run_call(conn, action, payload, deadline, reply))
+        task = asyncio.create_task(
+            self._run_call(conn, action, payload, deadline, reply, request_id)
+        )
         self._call_tasks.add(task)
         task.add_done_callback(self._call_tasks.discard)
 
-    async def _run_call(self, conn, action, payload, deadline, reply) -> None:
+    async def _run_call(self, conn, action, payload, deadline, reply, request_id) -> None:
         try:
             result = await conn.send_call(action, payload, deadline)
         except Exception as exc:
@@ -632,9 +661,12 @@ class Gateway:
             result.get("status") or "",
             result.get("detail") or "",
         )
-        await self._reply(reply, result)
+        await self._reply(reply, request_id, result)
 
-    async def _reply(self, reply_key: str, result: dict) -> None:
+    async def _reply(self, reply_key: str, request_id, result: dict) -> None:
+        """Push the answer, naming its request (several requests may share a reply list)."""
+        if request_id is not None:
+            result = {**result, "id": request_id}
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.rpush(reply_key, json.dumps(result))

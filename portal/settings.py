@@ -233,6 +233,10 @@ RESTART_SCHEDULED_DEADLINE = envint("RESTART_SCHEDULED_DEADLINE", 12 * 3600)
 RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
 # How often the beat enforces the deadlines above.
 RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
+# Job ids per send task: one task claims, resets and records a chunk of a wave at once.
+RESTART_SEND_BATCH = envint("RESTART_SEND_BATCH", 100)
+# A pending wave release serves every job that finishes meanwhile; its mark lasts this long.
+RESTART_RELEASE_DEBOUNCE = envint("RESTART_RELEASE_DEBOUNCE", 30)
 
 # "Genstart" on everything matching a filter posts one field per charger.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)

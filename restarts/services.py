@@ -10,11 +10,13 @@ talking to chargers and hands the answers back to `restart_job_record_answer`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 
+import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -180,10 +182,68 @@ def _enqueue(task_name: str, ids: list[int]) -> None:
         task.delay(pk)
 
 
-def _enqueue_release() -> None:
+def _enqueue_sends(ids: list[int]) -> None:
+    """Send tasks for released jobs: one message per chunk of RESTART_SEND_BATCH job ids.
+
+    A chunk is claimed, reset and recorded as a whole by one task, so 1,000 chargers
+    are a handful of messages, and several chunks keep the worker's pool busy.
+    """
     from restarts import tasks
 
-    transaction.on_commit(tasks.release_waiting_jobs.delay)
+    size = max(settings.RESTART_SEND_BATCH, 1)
+    for start in range(0, len(ids), size):
+        tasks.send_resets.delay(ids[start : start + size])
+
+
+_release_lock = threading.Lock()
+_release_clients: dict[str, redis.Redis] = {}
+
+
+def _release_pending_key() -> str:
+    return "restarts:release-pending"
+
+
+def _release_redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    with _release_lock:
+        client = _release_clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+            _release_clients[url] = client
+        return client
+
+
+def release_pending_clear() -> None:
+    """The release task starts: later finishes must enqueue a release of their own."""
+    try:
+        _release_redis().delete(_release_pending_key())
+    except redis.RedisError:
+        log.warning("could not clear the pending-release mark", exc_info=True)
+
+
+def _send_release() -> None:
+    """Enqueue one wave release, unless one is already waiting to run.
+
+    A finished job frees a slot in its group's wave. When 1,000 chargers boot within
+    seconds, one pending release task serves them all: it clears the mark before it
+    reads the jobs, so a job finishing after that enqueues the next one. The mark
+    expires on its own (a lost message cannot block releases), and the beat releases
+    every RESTART_ENFORCE_INTERVAL regardless.
+    """
+    from restarts import tasks
+
+    try:
+        first = _release_redis().set(
+            _release_pending_key(), "1", nx=True, ex=settings.RESTART_RELEASE_DEBOUNCE
+        )
+    except redis.RedisError:
+        first = True  # better a release too many than one too few
+    if first:
+        tasks.release_waiting_jobs.delay()
+
+
+def _enqueue_release() -> None:
+    transaction.on_commit(_send_release)
 
 
 @transaction.atomic
@@ -230,7 +290,7 @@ def restart_jobs_release(*, group_ids: Iterable[int] | None = None, now=None) ->
         )
         released += ids
     if released:
-        transaction.on_commit(lambda: _enqueue("send_reset", released))
+        transaction.on_commit(lambda: _enqueue_sends(released))
     return released
 
 
@@ -243,37 +303,93 @@ def _move(job_id: int, from_states, to: str, **fields) -> bool:
     )
 
 
-@transaction.atomic
-def restart_job_claim(*, job_id: int, now=None) -> RestartJob | None:
-    """Take a queued job for sending (queued → sent). None: nothing to send.
+def _move_many(job_ids: Iterable[int], from_state: str, to: str, **fields) -> list[int]:
+    """`_move` for many jobs in one statement; returns the ids it moved.
 
-    A job whose charger is no longer eligible is skipped; a 1.6 charger that is
-    charging (and the request did not say "now") waits as scheduled until its
-    session ends.
+    `UPDATE … WHERE id IN (…) AND state = from_state RETURNING id`: a job another
+    worker or the gateway already moved on is left alone and not returned.
+    """
+    ids = list(job_ids)
+    if not ids:
+        return []
+    meta = RestartJob._meta
+    quote = connection.ops.quote_name
+    sets, params = [], []
+    for name, value in {"state": to, **fields}.items():
+        field = meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    state_column = quote(meta.get_field("state").column)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} "
+        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND {state_column} = %s RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ids, from_state])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@transaction.atomic
+def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
+    """Take the queued jobs among `job_ids` for sending (queued → sent), all at once.
+
+    Returns the jobs this call claimed (with their charger), each with its reset
+    type; a job that is not queued any more (a duplicate or redelivered task, a
+    boot, the beat) is not among them, so no job's Reset is ever sent twice. A job
+    whose charger is no longer eligible is skipped; a 1.6 charger that is charging
+    (and the request did not say "now") waits as scheduled until its session ends.
+    A few statements whatever the number of jobs.
     """
     now = now or timezone.now()
-    job = RestartJob.objects.select_related("charger", "request").filter(pk=job_id).first()
-    if job is None or job.state != State.QUEUED:
-        return None
-    charger = job.charger
-    if not charger.is_connected or not charger.supports_remote_restart:
-        code = "not_connected" if not charger.is_connected else "no_remote_restart"
-        if _move(job_id, State.QUEUED, State.SKIPPED, detail=code, finished_at=now):
-            _enqueue_release()
-        return None
-    if (
-        charger.session_active
-        and charger.ocpp_version == Charger.OcppVersion.V16
-        and job.request.mode != RestartRequest.Mode.NOW
-    ):
-        if _move(job_id, State.QUEUED, State.SCHEDULED, scheduled_at=now):
-            _enqueue_release()  # it no longer holds a slot in the wave
-        return None
-    reset_type = _reset_type(charger, job.request.mode)
-    if not _move(job_id, State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type):
-        return None
-    job.state, job.sent_at, job.reset_type = State.SENT, now, reset_type
-    return job
+    jobs = list(
+        RestartJob.objects.select_related("charger", "request")
+        .filter(pk__in=list(job_ids), state=State.QUEUED)
+        .select_for_update(of=("self",), skip_locked=True)  # a twin task holds them: its own
+        .order_by("pk")
+    )
+    skip: dict[str, list[int]] = {"not_connected": [], "no_remote_restart": []}
+    wait: list[int] = []
+    by_type: dict[str, list[RestartJob]] = {}
+    for job in jobs:
+        charger = job.charger
+        if not charger.is_connected:
+            skip["not_connected"].append(job.pk)
+        elif not charger.supports_remote_restart:
+            skip["no_remote_restart"].append(job.pk)
+        elif (
+            charger.session_active
+            and charger.ocpp_version == Charger.OcppVersion.V16
+            and job.request.mode != RestartRequest.Mode.NOW
+        ):
+            wait.append(job.pk)
+        else:
+            by_type.setdefault(_reset_type(charger, job.request.mode), []).append(job)
+    freed = False
+    for code, ids in skip.items():
+        freed |= bool(_move_many(ids, State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
+    # Waiting for the session to end, it no longer holds a slot in the wave.
+    freed |= bool(_move_many(wait, State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    if freed:
+        _enqueue_release()
+    claimed: list[RestartJob] = []
+    for reset_type, group in by_type.items():
+        moved = set(
+            _move_many(
+                [j.pk for j in group], State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type
+            )
+        )
+        for job in group:
+            if job.pk in moved:
+                job.state, job.sent_at, job.reset_type = State.SENT, now, reset_type
+                claimed.append(job)
+    return claimed
+
+
+def restart_job_claim(*, job_id: int, now=None) -> RestartJob | None:
+    """Take one queued job for sending (queued → sent). None: nothing to send."""
+    claimed = restart_jobs_claim(job_ids=[job_id], now=now)
+    return claimed[0] if claimed else None
 
 
 @transaction.atomic
@@ -282,10 +398,8 @@ def restart_job_unclaim(*, job_id: int) -> bool:
     return _move(job_id, State.SENT, State.QUEUED, sent_at=None, reset_type="")
 
 
-@transaction.atomic
-def restart_job_record_answer(*, job_id: int, result, now=None) -> str | None:
-    """Record what came of the Reset (a gateway CallResult). Returns the new state."""
-    now = now or timezone.now()
+def _answer(result, now) -> tuple[str, dict]:
+    """The state and fields a job moves to for the gateway's answer to its Reset."""
     fields: dict = {}
     if result.outcome == "answered" and result.status == "Accepted":
         to, fields = State.ACCEPTED, {"accepted_at": now}
@@ -302,11 +416,36 @@ def restart_job_record_answer(*, job_id: int, result, now=None) -> str | None:
         to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
     if to not in RestartJob.UNFINISHED:
         fields["finished_at"] = now
-    if not _move(job_id, State.SENT, to, **fields):
-        return None
-    if to != State.ACCEPTED:
+    return to, fields
+
+
+@transaction.atomic
+def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=None) -> dict:
+    """Record what came of many Resets: (job id, CallResult) pairs. Returns {job id: state}.
+
+    One conditional UPDATE per distinct outcome (sent → …); a job that moved on
+    meanwhile (done by an early BootNotification, the beat) keeps its state and is
+    not in the answer.
+    """
+    now = now or timezone.now()
+    groups: dict[tuple, list[int]] = {}
+    for job_id, result in answers:
+        to, fields = _answer(result, now)
+        groups.setdefault((to, tuple(sorted(fields.items()))), []).append(job_id)
+    states: dict[int, str] = {}
+    freed = False
+    for (to, fields), ids in groups.items():
+        moved = _move_many(ids, State.SENT, to, **dict(fields))
+        states.update(dict.fromkeys(moved, to))
+        freed |= bool(moved) and to != State.ACCEPTED
+    if freed:
         _enqueue_release()
-    return to
+    return states
+
+
+def restart_job_record_answer(*, job_id: int, result, now=None) -> str | None:
+    """Record what came of one Reset (a gateway CallResult). Returns the new state."""
+    return restart_jobs_record_answers(answers=[(job_id, result)], now=now).get(job_id)
 
 
 # --- Reactions to what the gateway recorded (chargers.signals) -------------------------
@@ -423,7 +562,7 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     )
     if stale:
         jobs.filter(pk__in=stale, state=State.QUEUED).update(released_at=now)
-        transaction.on_commit(lambda: _enqueue("send_reset", stale))
+        transaction.on_commit(lambda: _enqueue_sends(stale))
     done["resent"] = len(stale)
 
     done["released"] = len(restart_jobs_release(now=now))

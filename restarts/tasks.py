@@ -39,27 +39,46 @@ CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + 30
 
 
 @shared_task(
+    name="restarts.send_resets",
+    soft_time_limit=CALL_SOFT_LIMIT,
+    time_limit=CALL_HARD_LIMIT,
+    **RETRY,
+)
+def send_resets(job_ids: list[int]) -> dict[int, str]:
+    """Claim a chunk of jobs (queued → sent), reset their chargers at once, record the answers.
+
+    Returns {job id: new state} for the answers recorded. A redelivered or duplicated
+    message claims nothing (the jobs are no longer queued) and sends nothing.
+    """
+    jobs = services.restart_jobs_claim(job_ids=job_ids)
+    if not jobs:
+        return {}
+    results = commands.send_resets(
+        [(job.charger.charge_point_id, job.reset_type) for job in jobs],
+        timeout=settings.RESTART_CALL_TIMEOUT,
+    )
+    states = services.restart_jobs_record_answers(
+        answers=[(job.pk, result) for job, result in zip(jobs, results, strict=True)]
+    )
+    for job, result in zip(jobs, results, strict=True):
+        log.info(
+            "restart job %s (%s): Reset %s → %s %s %s",
+            job.pk,
+            job.charger.charge_point_id,
+            job.reset_type,
+            result.outcome,
+            result.status or "",
+            states.get(job.pk, "(moved on)"),
+        )
+    return states
+
+
+@shared_task(
     name="restarts.send_reset", soft_time_limit=CALL_SOFT_LIMIT, time_limit=CALL_HARD_LIMIT, **RETRY
 )
 def send_reset(job_id: int) -> str | None:
-    """Claim the job (queued → sent), send the Reset, record the answer."""
-    job = services.restart_job_claim(job_id=job_id)
-    if job is None:
-        return None
-    result = commands.send_reset(
-        job.charger.charge_point_id, job.reset_type, timeout=settings.RESTART_CALL_TIMEOUT
-    )
-    state = services.restart_job_record_answer(job_id=job_id, result=result)
-    log.info(
-        "restart job %s (%s): Reset %s → %s %s %s",
-        job_id,
-        job.charger.charge_point_id,
-        job.reset_type,
-        result.outcome,
-        result.status or "",
-        state,
-    )
-    return state
+    """One job: the chunk of one (messages from before chunking, single restarts in tests)."""
+    return send_resets([job_id]).get(job_id)
 
 
 @shared_task(
@@ -86,7 +105,8 @@ def trigger_boot(job_id: int) -> str | None:
 
 @shared_task(name="restarts.release_waiting_jobs", soft_time_limit=30, time_limit=60, **RETRY)
 def release_waiting_jobs() -> int:
-    """Give waiting jobs their slots in the waves (a job just finished)."""
+    """Give waiting jobs their slots in the waves (jobs just finished)."""
+    services.release_pending_clear()  # before reading: a later finish enqueues another
     return len(services.restart_jobs_release())
 
 

@@ -1,11 +1,24 @@
 """restart_request_create: the second check on OKAY, idempotency, refusals, what is written."""
 
+import base64
+import json
+
 import pytest
 from django.db import IntegrityError, transaction
 
 from portal.models import AuditEvent
 from restarts.models import RestartJob, RestartRequest
 from restarts.services import RestartRefused, restart_request_create
+
+
+def queued_tasks(client) -> list[tuple[str, list]]:
+    """(task name, args) of each message waiting on the "restarts" queue, oldest first."""
+    found = []
+    for raw in reversed(client.lrange("restarts", 0, -1)):  # kombu LPUSHes, workers pop the tail
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"]["task"], [sorted(a) for a in args]))
+    return found
 
 
 def create(user, chargers, **kwargs):
@@ -30,7 +43,8 @@ def test_okay_writes_one_request_one_job_per_charger_an_audit_event_and_enqueues
     event = AuditEvent.objects.get(action="restart.requested")
     assert event.actor == fleet.admin and event.group == fleet.site
     assert event.ip_address == "203.0.113.7"
-    assert restarts_queue.llen("restarts") == 3
+    # One message for the chunk, carrying every job: not one message per charger.
+    assert queued_tasks(restarts_queue) == [("restarts.send_resets", [sorted(j.pk for j in jobs)])]
 
 
 def test_nothing_is_enqueued_when_the_transaction_does_not_commit(fleet, restarts_queue):
