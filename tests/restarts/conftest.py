@@ -12,11 +12,11 @@ def fleet(db):
 
 @pytest.fixture
 def restarts_queue():
-    """The Redis list behind the "restarts" Celery queue, emptied around the test."""
+    """The "restarts" Celery queue's Redis list and the release mark, emptied around a test."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("restarts")
+    client.delete("restarts", "restarts:release-pending")
     yield client
-    client.delete("restarts")
+    client.delete("restarts", "restarts:release-pending")
     client.close()
 
 
@@ -24,6 +24,7 @@ def restarts_queue():
 from tests.ocpp_gateway.conftest import (  # noqa: E402, F401
     clean_ocpp_keys,
     gateway,
+    gateway_process,
     make_gateway,
     runner,
     sims,
