@@ -81,6 +81,8 @@ class GatewayChargePointMixin:
         self._session_active: bool | None = None
         self.closed = False
         self.detached = False
+        # Whether our route (ocpp:routes) made it to Redis; the gateway retries if not.
+        self.route_written = False
 
     # -- incoming frames ---------------------------------------------------------------
     async def route_message(self, raw_msg):
