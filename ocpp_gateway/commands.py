@@ -26,6 +26,9 @@ NOT_CONNECTED = "not_connected"
 TIMEOUT = "timeout"
 CALL_ERROR = "call_error"
 ERROR = "error"
+# The command channel (Redis) failed before the request was queued: nothing can have
+# been sent, so the caller may safely try again later.
+NOT_SENT = "not_sent"
 
 # How much longer than the deadline the client waits for the gateway's own reply
 # (the gateway answers "timeout" itself at the deadline; this covers the hop back).
@@ -36,7 +39,7 @@ RESET_TYPES = {"1.6": ("Soft", "Hard"), "2.0.1": ("Immediate", "OnIdle")}
 
 @dataclass(frozen=True)
 class CallResult:
-    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error"
+    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error" | "not_sent"
     status: str | None = None  # the answer's status field when answered
     payload: dict | None = None  # the whole CallResult payload when answered
     detail: str = ""  # why, when not answered
@@ -114,14 +117,24 @@ def _send(charge_point_id, action, payload, timeout, check_route=None) -> CallRe
     try:
         client = _redis()
         route = _live_route(client, charge_point_id)
-        if route is None:
-            return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
-        problem = check_route(route) if check_route else None
-        if problem:
-            return CallResult(ERROR, detail=problem)
-        return _request(client, route, charge_point_id, action, payload, timeout)
     except redis.RedisError as exc:
-        return CallResult(ERROR, detail=f"command channel unavailable: {exc}")
+        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
+    if route is None:
+        return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
+    problem = check_route(route) if check_route else None
+    if problem:
+        return CallResult(ERROR, detail=problem)
+    try:
+        return _request(client, route, charge_point_id, action, payload, timeout)
+    except _NotQueued as exc:
+        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc.__cause__}")
+    except redis.RedisError as exc:
+        # The request was queued: the gateway may have sent it. We cannot know.
+        return CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
+
+
+class _NotQueued(Exception):
+    """Pushing the request to the gateway's queue failed."""
 
 
 def _request(
@@ -144,7 +157,10 @@ def _request(
         "deadline": deadline,
         "reply": reply,
     }
-    client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
+    try:
+        client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
+    except redis.RedisError as exc:
+        raise _NotQueued from exc
     answer = client.blpop([reply], timeout=max(timeout + REPLY_GRACE, 0.1))
     if answer is None:
         return CallResult(

@@ -49,6 +49,12 @@ def send_reset(job_id: int) -> str | None:
     result = commands.send_reset(
         job.charger.charge_point_id, job.reset_type, timeout=settings.RESTART_CALL_TIMEOUT
     )
+    if result.outcome == commands.NOT_SENT:
+        # Redis failed before the Reset was queued: put the job back and retry later
+        # (or, if the retry cannot be queued either, the beat resends it). Recorded as an
+        # answer it became "no answer" for a charger that was never asked.
+        services.restart_job_unclaim(job_id=job_id)
+        raise redis.ConnectionError(result.detail)
     state = services.restart_job_record_answer(job_id=job_id, result=result)
     log.info(
         "restart job %s (%s): Reset %s → %s %s %s",
