@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
@@ -28,6 +31,8 @@ from restarts.models import RestartJob, RestartRequest
 
 log = logging.getLogger(__name__)
 State = RestartJob.State
+# What publishing a task raises when Redis is away.
+QUEUE_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError)
 
 # Why a job ended without a reset; shown translated on the row and in the history.
 DETAILS = {
@@ -102,6 +107,16 @@ def restart_request_create(
     asked = list(dict.fromkeys(clean_ids(charger_ids)))
     if not asked:
         raise RestartRefused("empty", _("No chargers were chosen."))
+    if not queue_available():
+        # Refuse before writing anything: a request nobody can send would only show
+        # "Genstarter" for chargers that are not being restarted.
+        raise RestartRefused(
+            "unavailable",
+            _(
+                "Restarts cannot be sent right now because the job queue is unavailable. "
+                "Nothing was restarted; try again in a minute."
+            ),
+        )
 
     now = timezone.now()
     restart_request = RestartRequest(
@@ -170,18 +185,54 @@ def restart_request_create(
     return restart_request
 
 
+@cache
+def _broker(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def queue_available() -> bool:
+    """True when the task queue (Redis) answers; without it no Reset can be sent."""
+    try:
+        return bool(_broker(settings.CELERY_BROKER_URL).ping())
+    except redis.RedisError:
+        return False
+
+
 def _enqueue(task_name: str, ids: list[int]) -> None:
+    """Send the tasks; if the queue has gone away, stop and leave it to the safety net.
+
+    Runs after commit, so the jobs are already written (queued and released). A failing
+    publish used to raise out of on_commit: the OKAY that had just created the request
+    answered 500, and each further publish waited out its retries first. The beat's
+    `restart_jobs_enforce` resends released jobs that never ran (RESTART_RELEASE_STALE).
+    """
     from restarts import tasks  # tasks import this module
 
     task = getattr(tasks, task_name)
-    for pk in ids:
-        task.delay(pk)
+    for n, pk in enumerate(ids):
+        try:
+            task.delay(pk)
+        except QUEUE_ERRORS as exc:
+            log.warning(
+                "task queue unavailable, %d %s task(s) left to the deadline sweep: %s",
+                len(ids) - n,
+                task_name,
+                exc,
+            )
+            return
+
+
+def _release_later() -> None:
+    from restarts import tasks
+
+    try:
+        tasks.release_waiting_jobs.delay()
+    except QUEUE_ERRORS as exc:
+        log.warning("task queue unavailable, waves continue with the deadline sweep: %s", exc)
 
 
 def _enqueue_release() -> None:
-    from restarts import tasks
-
-    transaction.on_commit(tasks.release_waiting_jobs.delay)
+    transaction.on_commit(_release_later)
 
 
 @transaction.atomic
