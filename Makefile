@@ -5,7 +5,15 @@ PY := $(VENV)/bin/python
 # pyenv picks the version in .python-version (3.13); fall back to the newest 3.12+.
 PYTHON ?= $(shell pyenv which python 2>/dev/null || command -v python3.13 || command -v python3.12 || command -v python3)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+# Tests use their own Redis database, so a running `make run` (database 0) and a
+# test run never consume each other's queues or routes.
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 PYTEST_ARGS ?=
+# Benchmarks: their own PostgreSQL database (created if missing, emptied on every run).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/5
+SCALE ?= 1
+BENCH_ARGS ?=
 
 .PHONY: run test lint format bench soak messages install clean
 
@@ -27,7 +35,13 @@ run: messages
 	$(PY) manage.py run_stack
 
 test: messages
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+# Our gateway and portal against the bare OCPP reference; writes benchmarks/results.json.
+bench: messages
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+		$(PY) -m benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
 # The long fault runs (tests marked soak): the whole stack as processes, parts killed.
 soak: messages

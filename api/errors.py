@@ -24,6 +24,27 @@ class ApiError(HttpError):
         self.extra = extra
 
 
+# How a refused restart (restarts.services.RestartRefused) is answered: the charger is
+# not yours (404, as if it did not exist), you may not restart (403), it cannot be
+# restarted now (409: disconnected, already restarting), or never in this way (422).
+REFUSAL_STATUS = {
+    "not_found": 404,
+    "not_allowed": 403,
+    "not_connected": 409,
+    "restarting": 409,
+    "nothing_eligible": 409,
+    "no_remote_restart": 422,
+    "no_business": 422,
+    "empty": 422,
+    "bad_mode": 422,
+}
+
+
+def refusal(exc, **extra) -> ApiError:
+    """An ApiError for a restarts.services.RestartRefused."""
+    return ApiError(REFUSAL_STATUS.get(exc.code, 409), exc.code, exc.message, **extra)
+
+
 def install(api) -> None:
     def respond(request, status, code, detail, **extra):
         return api.create_response(

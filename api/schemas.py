@@ -102,12 +102,29 @@ class RemoteActionIn(Schema):
     action: int = Field(description="Wallbox remote action code; only 3 (restart) is supported.")
 
 
+class RemoteActionResult(Schema):
+    action: int
+    restart_request_id: int
+    job_id: int
+    state: str = Field(description="The restart job's state (see GET /api/v1/restarts/{id}).")
+
+
+class RemoteActionOut(Schema):
+    result: RemoteActionResult
+
+
 # ---- our own API -------------------------------------------------------------------------
 
 
 class GroupRef(Schema):
     id: int
     name: str
+
+
+class RestartBadge(Schema):
+    state: str = Field(description="The latest restart job's state.")
+    busy: bool = Field(description="Restarting (or waiting for its session to end).")
+    text: str
 
 
 class ChargerOut(Schema):
@@ -130,6 +147,9 @@ class ChargerOut(Schema):
     session_active: bool
     state: str = Field(description="Our state (see the README's status table).")
     wallbox_status: int
+    restart: RestartBadge | None = Field(
+        description="A restart in progress, or one that failed in the last 24 hours."
+    )
 
 
 class ChargerPage(Schema):

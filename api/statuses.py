@@ -25,6 +25,7 @@ class WallboxStatus:
 # our state -> the Wallbox status it is shown as
 STATUS_TABLE: dict[str, WallboxStatus] = {
     "disconnected": WallboxStatus(0, _("Disconnected")),
+    # A restart under way ("Genstarter"): the charger is rebooting, as during an update.
     "restarting": WallboxStatus(166, _("Updating")),
     "error": WallboxStatus(14, _("Error")),
     "unavailable": WallboxStatus(165, _("Locked")),

@@ -1,37 +1,59 @@
-"""Our own API (/api/v1/): chargers with their connection and restart state, and bulk restarts."""
+"""Our own API (/api/v1/): chargers with their connection and restart state, and bulk
+restarts through the same service as the confirmation window's OKAY."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Query, Router, Schema
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Query, Router, Schema, Status
 
-from api import schemas, selectors
+from api import schemas
+from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
+from chargers.selectors import SORTS, STATUS_FILTERS, charger_filter
+from restarts import selectors as restart_selectors
+from restarts import services
+from restarts.eligibility import REASONS
+from restarts.models import RestartJob, RestartRequest
 
 router = Router(tags=["Fleet API v1"])
 
 MAX_PAGE_SIZE = 200
+MAX_RESTART_IDS = 10_000
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as invalid input
+SORT_KEYS = tuple(SORTS) + tuple(f"-{key}" for key in SORTS)
+ERRORS = frozenset({401, 403, 404, 422, 429})
+
+
+# ---- chargers ------------------------------------------------------------------------------
 
 
 class ChargerFilters(Schema):
+    """The Opladere page's filters (chargers.selectors.charger_filter), as query parameters."""
+
     q: str = Field(
         "", max_length=200, pattern=NO_NUL, description="Search in name, charge point id, serial."
     )
-    group: int | None = Field(None, description="A group id: its chargers and its sub-groups'.")
-    connected: bool | None = Field(None, description="Only connected (true) or not (false).")
-    ocpp_status: str = Field(
-        "", max_length=32, pattern=NO_NUL, description="Last OCPP status, e.g. Available."
+    group: int | None = Field(
+        None, ge=1, description="A group id: its chargers and its sub-groups'."
     )
-    sort: Literal[tuple(selectors.SORTS)] = "name"  # type: ignore[valid-type]
+    status: Literal[("",) + tuple(STATUS_FILTERS)] = Field(  # type: ignore[valid-type]
+        "", description="connected, disconnected, charging, restarting or faulted."
+    )
+    sort: Literal[SORT_KEYS] = Field(  # type: ignore[valid-type]
+        "name", description="A column; prefix with - for descending."
+    )
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
 def _charger_out(charger) -> dict:
-    state = charger_state(charger)
+    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
+    row = restart_selectors.row_restart(charger.restart_state, charger.restart_finished_at)
     return {
         "id": charger.pk,
         "charge_point_id": charger.charge_point_id,
@@ -52,22 +74,24 @@ def _charger_out(charger) -> dict:
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
+        "restart": {"state": row.state, "busy": row.busy, "text": row.text} if row else None,
     }
 
 
 @router.get(
     "chargers",
-    response={200: schemas.ChargerPage, frozenset({401, 403, 422, 429}): schemas.ErrorOut},
+    response={200: schemas.ChargerPage, ERRORS: schemas.ErrorOut},
     summary="Visible chargers with their connection and restart state, paged and filtered",
 )
 def charger_list(request, filters: Query[ChargerFilters]):
-    qs = selectors.charger_list(
-        request.auth,
-        q=filters.q,
-        group=filters.group,
-        connected=filters.connected,
-        ocpp_status=filters.ocpp_status,
-        sort=filters.sort,
+    params = {
+        "q": filters.q,
+        "group": str(filters.group or ""),
+        "status": filters.status,
+        "sort": filters.sort,
+    }
+    qs = restart_selectors.with_latest_restart(
+        charger_filter(request.auth, params).select_related("group")
     )
     count = qs.count()
     start = (filters.page - 1) * filters.page_size
@@ -79,3 +103,174 @@ def charger_list(request, filters: Query[ChargerFilters]):
         "pages": max(1, math.ceil(count / filters.page_size)),
         "items": [_charger_out(c) for c in items],
     }
+
+
+# ---- restarts ------------------------------------------------------------------------------
+
+
+class RestartIn(Schema):
+    charger_ids: list[int] = Field(
+        ..., min_length=1, max_length=MAX_RESTART_IDS, description="The chargers to restart."
+    )
+    mode: Literal["default", "now"] = Field(
+        "default",
+        description="default: a charging charger restarts when its session ends; "
+        "now: restart at once (Hard / Immediate).",
+    )
+
+
+class JobOut(Schema):
+    id: int
+    charger_id: int
+    charger_name: str
+    charge_point_id: str
+    state: Literal[tuple(RestartJob.State.values)]  # type: ignore[valid-type]
+    state_text: str
+    reset_type: str
+    detail: str
+    confirmed_by: str
+    created_at: datetime
+    released_at: datetime | None
+    sent_at: datetime | None
+    accepted_at: datetime | None
+    scheduled_at: datetime | None
+    finished_at: datetime | None
+
+
+class LeftOut(Schema):
+    charger_id: int
+    code: str = Field(description="not_found, not_allowed, not_connected, … (see reason)")
+    reason: str
+
+
+class RestartOut(Schema):
+    id: int
+    requested_at: datetime
+    requested_by: str
+    source: str
+    mode: str
+    accepted: list[int] = Field(description="The chargers being restarted (one job each).")
+    jobs: list[JobOut]
+
+
+class RestartCreatedOut(RestartOut):
+    replayed: bool = Field(
+        description="True when the Idempotency-Key was seen before: this is the first request."
+    )
+    left_out: list[LeftOut] = Field(description="Chargers asked for but not restarted, and why.")
+
+
+class RefusedOut(schemas.ErrorOut):
+    left_out: list[LeftOut] = []
+
+
+def _job_out(job: RestartJob) -> dict:
+    return {
+        "id": job.pk,
+        "charger_id": job.charger_id,
+        "charger_name": job.charger.name,
+        "charge_point_id": job.charger.charge_point_id,
+        "state": job.state,
+        "state_text": job.get_state_display(),
+        "reset_type": job.reset_type,
+        "detail": job.detail,
+        "confirmed_by": job.confirmed_by,
+        "created_at": job.created_at,
+        "released_at": job.released_at,
+        "sent_at": job.sent_at,
+        "accepted_at": job.accepted_at,
+        "scheduled_at": job.scheduled_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _restart_out(restart_request: RestartRequest, jobs) -> dict:
+    jobs = list(jobs)
+    return {
+        "id": restart_request.pk,
+        "requested_at": restart_request.requested_at,
+        "requested_by": restart_request.requested_by_name,
+        "source": restart_request.source,
+        "mode": restart_request.mode,
+        "accepted": [job.charger_id for job in jobs],
+        "jobs": [_job_out(job) for job in jobs],
+    }
+
+
+def _left_out(evaluation, asked: list[int]) -> list[dict]:
+    """Every asked id that is not being restarted, with its reason code and text.
+
+    Ids the user cannot see are "not_found", exactly like ids that do not exist."""
+    out, placed = [], set(evaluation.charger_ids)
+    for code in REASONS:
+        for charger in evaluation.left_out.get(code, []):
+            if charger is not None:
+                out.append({"charger_id": charger.pk, "code": code, "reason": str(REASONS[code])})
+                placed.add(charger.pk)
+    for pk in dict.fromkeys(asked):
+        if pk not in placed:
+            out.append({"charger_id": pk, "code": "not_found", "reason": str(REASONS["not_found"])})
+    return out
+
+
+@router.post(
+    "restarts",
+    response={
+        200: RestartCreatedOut,
+        201: RestartCreatedOut,
+        frozenset({400, 401, 403, 404, 409, 422, 429}): RefusedOut,
+    },
+    summary="Restart chargers: the same eligibility, Business rule, waves and idempotency "
+    "as the confirmation window's OKAY",
+)
+def restart_create(
+    request,
+    payload: RestartIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        max_length=64,
+        pattern=NO_NUL,
+        description="Send the same key again to get the first request back instead of a second.",
+    ),
+):
+    user = request.auth
+    try:
+        restart_request = services.restart_request_create(
+            user=user,
+            charger_ids=payload.charger_ids,
+            mode=payload.mode,
+            idempotency_key=idempotency_key,
+            source=RestartRequest.Source.API,
+            request=request,
+        )
+    except services.RestartRefused as exc:
+        left_out = _left_out(exc.evaluation, payload.charger_ids) if exc.evaluation else []
+        raise refusal(exc, left_out=left_out) from exc
+
+    jobs = restart_selectors.jobs_for(user, restart_request)
+    body = _restart_out(restart_request, jobs)
+    evaluation = getattr(restart_request, "evaluation", None)
+    if evaluation is not None:
+        left_out = _left_out(evaluation, payload.charger_ids)
+        return Status(201, {**body, "replayed": False, "left_out": left_out})
+    # A replay: the first request, as it stands now. Its reasons were given the first time.
+    accepted = set(body["accepted"])
+    left_out = [
+        {"charger_id": pk, "code": "left_out", "reason": _("left out when the request was made")}
+        for pk in dict.fromkeys(restart_request.asked_ids)
+        if pk not in accepted
+    ]
+    return Status(200, {**body, "replayed": True, "left_out": left_out})
+
+
+@router.get(
+    "restarts/{restart_id}",
+    response={200: RestartOut, ERRORS: schemas.ErrorOut},
+    summary="A restart request and each job's state with its timestamps",
+)
+def restart_detail(request, restart_id: int):
+    restart_request = restart_selectors.history_for(request.auth).filter(pk=restart_id).first()
+    if restart_request is None:
+        raise Http404
+    return _restart_out(restart_request, restart_selectors.jobs_for(request.auth, restart_request))

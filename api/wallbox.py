@@ -5,16 +5,30 @@ rules are ours (portal.access decides what a user sees)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from ninja import Router
+from django.utils.translation import gettext_lazy
+from ninja import Router, Status
 
 from api import schemas, selectors, tokens
 from api.auth import RefreshToken, user_for_basic
-from api.errors import ApiError
+from api.errors import ApiError, refusal
 from api.statuses import charger_state, wallbox_status
 from api.throttling import AddressThrottle, SigninThrottle
 from portal import access
+from restarts import services
+from restarts.models import RestartJob, RestartRequest
 
 router = Router(tags=["Wallbox-compatible"])
+
+RESTART = 3
+# Wallbox's remote action codes, to name the ones we refuse.
+REMOTE_ACTIONS = {
+    1: gettext_lazy("resume charging"),
+    2: gettext_lazy("pause charging"),
+    3: gettext_lazy("restart"),
+    4: gettext_lazy("factory reset"),
+    5: gettext_lazy("update firmware"),
+    9: gettext_lazy("resume schedule"),
+}
 
 
 def _token_out(user) -> dict:
@@ -65,7 +79,7 @@ def refresh_token(request):
 
 
 def _summary(charger) -> dict:
-    state = charger_state(charger)
+    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
     status = wallbox_status(state)
     return {
         "id": charger.pk,
@@ -110,7 +124,7 @@ def charger_groups(request):
 )
 def charger_status(request, charger_id: int):
     charger = access.get_charger_for_user(request.auth, charger_id)
-    state = charger_state(charger)
+    state = charger_state(charger, restarting=selectors.is_resetting(charger))
     status = wallbox_status(state)
     return {
         "status_id": status.code,
@@ -133,3 +147,45 @@ def charger_status(request, charger_id: int):
             "remote_action": charger.supports_remote_restart,
         },
     }
+
+
+@router.post(
+    "v3/chargers/{charger_id}/remote-action",
+    response={
+        202: schemas.RemoteActionOut,
+        frozenset({400, 401, 403, 404, 409, 422, 429}): schemas.ErrorOut,
+    },
+    summary="Remote action on one charger; only 3 (restart) is supported",
+)
+def remote_action(request, charger_id: int, payload: schemas.RemoteActionIn):
+    """Action 3 restarts the charger through the same service as the portal's own
+    single-charger restart. Every other action is refused, naming it."""
+    user = request.auth
+    charger = access.get_charger_for_user(user, charger_id)
+    if payload.action != RESTART:
+        name = REMOTE_ACTIONS.get(payload.action)
+        message = (
+            _("Remote action %(code)d (%(name)s) is not supported: only 3 (restart) is.")
+            % {"code": payload.action, "name": name}
+            if name
+            else _("Remote action %(code)d is not supported: only 3 (restart) is.")
+            % {"code": payload.action}
+        )
+        raise ApiError(422, "unsupported_action", message)
+    try:
+        restart_request = services.restart_request_create(
+            user=user,
+            charger_ids=[charger.pk],
+            source=RestartRequest.Source.API,
+            request=request,
+        )
+    except services.RestartRefused as exc:
+        raise refusal(exc) from exc
+    job = restart_request.jobs.get(charger=charger)
+    result = {
+        "action": RESTART,
+        "restart_request_id": restart_request.pk,
+        "job_id": job.pk,
+        "state": job.state,
+    }
+    return Status(202, {"result": result})

@@ -65,6 +65,7 @@ class ChargerStats:
     connects: int = 0
     handshake_failures: int = 0
     boots: int = 0
+    heartbeats: int = 0
     resets: int = 0
     reset_types: list[str] = field(default_factory=list)
     trigger_messages: int = 0
@@ -77,6 +78,7 @@ class ChargerStats:
             "connects": self.connects,
             "handshake_failures": self.handshake_failures,
             "boots": self.boots,
+            "heartbeats": self.heartbeats,
             "resets": self.resets,
             "reset_types": list(self.reset_types),
             "trigger_messages": self.trigger_messages,
@@ -254,6 +256,20 @@ class SimulatedCharger:
         if self._stop is not None:
             self._stop.set()
 
+    def reboot(self) -> None:
+        """Restart now, as after a power cut: close the socket, stay away `reboot_seconds`,
+        reconnect and send BootNotification. Call on its loop."""
+        if self._cp is not None:
+            self.spawn(self._reboot_now("PowerUp"))
+
+    async def call(self, payload, *, skip_schema_validation: bool = False):
+        """Send one call on the open connection and return the answer (the load generator's
+        door: benchmarks send Heartbeat/StatusNotification as fast as they are answered)."""
+        cp = self._cp
+        if cp is None:
+            raise ConnectionError(f"{self.id} is not connected")
+        return await cp.call(payload, skip_schema_validation=skip_schema_validation)
+
     def _auth_headers(self) -> dict[str, str]:
         if not self.password:
             return {}
@@ -315,6 +331,7 @@ class SimulatedCharger:
         while True:
             await asyncio.sleep(interval)
             await cp.call(self._payloads.Heartbeat())
+            self.stats.heartbeats += 1
 
     async def _boot(self, cp, reason: str) -> float:
         while True:

@@ -231,6 +231,9 @@ RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
 # How often the beat enforces the deadlines above.
 RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
 
+# "Genstart" on everything matching a filter posts one field per charger.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
+
 CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {

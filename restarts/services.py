@@ -103,8 +103,8 @@ def restart_request_create(
             return existing
     if not access.can_manage_any(user):
         raise RestartRefused("not_allowed", _("You may not restart chargers."))
-    ids = [i for i in clean_ids(charger_ids) if i is not None]
     asked = list(dict.fromkeys(clean_ids(charger_ids)))
+    ids = [i for i in asked if i is not None]
     if not asked:
         raise RestartRefused("empty", _("No chargers were chosen."))
     if not queue_available():
@@ -126,7 +126,7 @@ def restart_request_create(
         ip_address=audit.client_ip(request),
         source=source,
         mode=mode,
-        asked_ids=[i for i in asked if i is not None],
+        asked_ids=ids,
         idempotency_key=key,
     )
     try:
@@ -182,6 +182,8 @@ def restart_request_create(
         },
     )
     restart_jobs_release(group_ids={c.group_id for c in chargers}, now=now)
+    # The decision behind this request, for callers that report it (the API's answer).
+    restart_request.evaluation = evaluation
     return restart_request
 
 

@@ -56,3 +56,11 @@ def fleet(tree):
         "b": make_charger(tree["b"], name="Bravo", is_connected=False),
         "other": make_charger(tree["other_root"], name="Other org"),
     }
+
+
+@pytest.fixture
+def rfleet(db):
+    """The restart tests' fleet: one charger of every kind the restart rules care about."""
+    from tests.restarts.fleet import make_fleet
+
+    return make_fleet()

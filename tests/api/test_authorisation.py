@@ -84,3 +84,63 @@ def test_the_schema_and_docs_page_are_public(client):
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+# ---- restarts: one charger in group A (connected, restartable) --------------------------------
+
+# caller -> (HTTP status of POST /api/v1/restarts for A's charger, of the remote action)
+RESTART_ANSWERS = {
+    "anonymous": (401, 401),
+    "plain": (403, 403),  # sees the charger, may not restart it
+    "other_admin": (404, 404),  # cannot see it: as if it did not exist
+    "group_admin": (201, 202),
+    "super_admin": (201, 202),
+}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_bulk_restart(client, people, fleet, caller):
+    response = call(
+        client,
+        people,
+        caller,
+        "post",
+        "/api/v1/restarts",
+        data={"charger_ids": [fleet["a"].pk]},
+        content_type="application/json",
+    )
+    assert response.status_code == RESTART_ANSWERS[caller][0]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_remote_action_restart(client, people, fleet, caller):
+    response = call(
+        client,
+        people,
+        caller,
+        "post",
+        f"/v3/chargers/{fleet['a'].pk}/remote-action",
+        data={"action": 3},
+        content_type="application/json",
+    )
+    assert response.status_code == RESTART_ANSWERS[caller][1]
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        ("anonymous", 401),
+        ("plain", 404),  # the history is for those who manage the chargers
+        ("other_admin", 404),
+        ("group_admin", 200),
+        ("super_admin", 200),
+    ],
+)
+def test_restart_detail(client, people, fleet, caller, expected):
+    from restarts.services import restart_request_create
+
+    restart_request = restart_request_create(
+        user=people["group_admin"], charger_ids=[fleet["a"].pk]
+    )
+    response = call(client, people, caller, "get", f"/api/v1/restarts/{restart_request.pk}")
+    assert response.status_code == expected

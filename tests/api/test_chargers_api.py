@@ -26,7 +26,7 @@ def test_page_size_is_bounded(client, people, fleet):
     assert response.json()["code"] == "invalid"
 
 
-def test_filters_search_group_connection_and_status(client, people, fleet, tree):
+def test_filters_are_the_opladere_pages_search_group_status_and_sort(client, people, fleet, tree):
     user = people["super_admin"]
     make_charger(tree["b"], name="Faulty", last_status="Faulted")
 
@@ -38,9 +38,28 @@ def test_filters_search_group_connection_and_status(client, people, fleet, tree)
     assert names(q="SN-A") == ["Alpha"]
     assert names(group=tree["a"].pk) == ["Alpha", "Alpha one"]  # with its sub-group
     assert names(group=tree["a1"].pk) == ["Alpha one"]
-    assert names(connected="false") == ["Bravo"]
-    assert names(ocpp_status="Faulted") == ["Faulty"]
+    assert names(status="disconnected") == ["Bravo"]
+    assert names(status="faulted") == ["Faulty"]
+    assert names(status="connected", q="alpha") == ["Alpha", "Alpha one"]
     assert names(sort="-name") == ["Faulty", "Bravo", "Alpha one", "Alpha"]
+    assert names(sort="group", q="l") == ["Alpha", "Alpha one", "Faulty"]
+
+
+def test_an_unknown_filter_value_is_422_not_ignored(client, people, fleet):
+    for params in ({"status": "sleeping"}, {"sort": "colour"}, {"group": "x"}):
+        response = client.get(URL, params, **bearer(people["super_admin"]))
+        assert response.status_code == 422, params
+
+
+def test_restarting_chargers_show_it_and_can_be_filtered(client, people, fleet):
+    from restarts.services import restart_request_create
+
+    restart_request_create(user=people["group_admin"], charger_ids=[fleet["a"].pk])
+    body = client.get(URL, {"status": "restarting"}, **bearer(people["super_admin"])).json()
+    (item,) = body["items"]
+    assert item["id"] == fleet["a"].pk
+    assert (item["state"], item["wallbox_status"]) == ("restarting", 166)
+    assert item["restart"]["busy"] is True and item["restart"]["state"] == "queued"
 
 
 def test_filtering_by_a_group_one_cannot_see_gives_nothing(client, people, fleet, tree):
@@ -68,3 +87,22 @@ def test_no_credentials_is_401_in_json_not_a_login_redirect(client, fleet):
     response = client.get(URL)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_the_number_of_queries_does_not_grow_with_the_page(client, people, tree):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = bearer(people["super_admin"])
+
+    def queries_for(page_size):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL, {"page_size": page_size}, **headers).status_code == 200
+        return len(captured)
+
+    for i in range(3):
+        make_charger(tree["a"], name=f"Q{i}")
+    few = queries_for(3)
+    for i in range(40):
+        make_charger(tree["b"], name=f"R{i}")
+    assert queries_for(43) == few

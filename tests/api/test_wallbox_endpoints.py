@@ -93,3 +93,22 @@ def test_every_code_in_the_table_is_one_the_wallbox_client_knows():
 
     for state, status in STATUS_TABLE.items():
         assert Statuses(status.code), state
+
+
+def test_listing_groups_costs_the_same_queries_however_many_chargers(client, people, tree):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = bearer(people["super_admin"])
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/v3/chargers/groups", **headers).status_code == 200
+        return len(captured)
+
+    make_charger(tree["a"])
+    few = queries()
+    for group in ("a", "a1", "b"):
+        for _ in range(10):
+            make_charger(tree[group])
+    assert queries() == few

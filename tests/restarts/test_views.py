@@ -151,3 +151,21 @@ def test_history_shows_your_groups_requests_with_their_outcomes_only(client, fle
     client.force_login(fleet.basic_admin)
     assert "super" not in client.get("/restarts/history/").content.decode()
     assert client.get(f"/restarts/history/{RestartRequest.objects.get().pk}/").status_code == 404
+
+
+def test_okay_takes_a_whole_filter_worth_of_ids(client, fleet):
+    from chargers.models import Charger
+
+    Charger.objects.bulk_create(
+        Charger(
+            charge_point_id=f"MANY-{i:04d}",
+            name=f"Mange {i:04d}",
+            group=fleet.site,
+            is_connected=True,
+        )
+        for i in range(1200)
+    )
+    client.force_login(fleet.admin)
+    many = list(Charger.objects.filter(name__startswith="Mange"))
+    assert okay(client, many, key="many").status_code == 200
+    assert RestartJob.objects.count() == 1200

@@ -74,6 +74,8 @@ class Row:
     data: Callable[[dict, str], dict] = field(default=lambda world, target: {})
     # An API endpoint: anonymous callers get 401/403 rather than a login redirect.
     api: bool = False
+    # Send `data` with this content type (JSON is encoded by the test client), else a form.
+    content_type: str | None = None
     # For list views: the policy under which each target's charger may appear in the
     # answer; a charger the role may not see must not be mentioned at all.
     lists: str | None = None
@@ -85,6 +87,10 @@ def charger(world, target):
 
 def group(world, target):
     return {"pk": world["groups"][target].pk}
+
+
+def charger_id(world, target):
+    return {"charger_id": world["chargers"][target].pk}
 
 
 def organisation(world, target):
@@ -162,10 +168,29 @@ ROWS: list[Row] = [
     Row("chargers:move", "manage", data=ticked),
     Row("api:charger_groups", "login", api=True, lists="see"),
     Row("api:charger_list", "login", api=True, lists="see"),
+    Row("api:charger_status", "see", kwargs=charger_id, api=True),
+    # The world's chargers are disconnected: a permitted restart is answered 409, not done.
     Row(
-        "api:charger_status",
-        "see",
-        kwargs=lambda world, target: {"charger_id": world["chargers"][target].pk},
+        "api:remote_action",
+        "manage",
+        method="post",
+        kwargs=charger_id,
+        data=lambda world, target: {"action": 3},
+        api=True,
+        content_type="application/json",
+    ),
+    Row(
+        "api:restart_create",
+        "manage",
+        method="post",
+        data=lambda world, target: {"charger_ids": [world["chargers"][target].pk]},
+        api=True,
+        content_type="application/json",
+    ),
+    Row(
+        "api:restart_detail",
+        "manage",
+        kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
     ),
 ]
@@ -239,7 +264,8 @@ def test_access_follows_the_table(client, world, row, target, role):
     if user is not None:
         client.force_login(user)
     url = reverse(row.name, kwargs=row.kwargs(world, target) if row.kwargs else None)
-    response = getattr(client, row.method)(url, row.data(world, target))
+    extra = {"content_type": row.content_type} if row.content_type else {}
+    response = getattr(client, row.method)(url, row.data(world, target), **extra)
     allowed = role in POLICY[row.policy][target]
     if allowed:
         assert not is_refused(response, role, row), (

@@ -6,6 +6,8 @@ deadlines), the OCPP gateway and a simulated fleet for the demo chargers.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -127,13 +129,21 @@ class Command(BaseCommand):
                         stopping = True
                 time.sleep(0.5)
         finally:
+            # Each child leads its own process group (start_new_session), and some fork
+            # helpers of their own (Celery's pool and beat): signal the whole group, and
+            # after the grace period kill whatever is left of it, so nothing outlives us.
             for _, proc in children:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 10
+                _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + 15
             for _, proc in children:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            for _, proc in children:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
             self.stdout.write("stopped.")
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(proc.pid, sig)
