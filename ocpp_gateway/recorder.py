@@ -4,9 +4,10 @@ The event loop only appends to in-memory buffers. A flusher hands them, about on
 second, to a single database thread that writes them:
 
 - events whose order matters (connected, disconnected, booted, session started/ended)
-  one small UPDATE each, in the order they happened;
-- the frequent ones coalesced: every charger's latest status in one bulk UPDATE and
-  every charger's last-seen time in another.
+  in the order they happened for each charger: on PostgreSQL one set-based UPDATE per
+  kind of event and "layer" (bulk_writes.py), elsewhere one small UPDATE each;
+- the frequent ones coalesced: every charger's latest status in one UPDATE and every
+  charger's last-seen time in another.
 
 After each write the matching signal from ``chargers.signals`` is sent with
 ``send_robust``: a failing receiver is logged and never reaches the gateway.
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +33,7 @@ from django.utils import timezone
 
 from chargers import signals
 from chargers.models import Charger
+from ocpp_gateway import bulk_writes
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
@@ -145,12 +149,24 @@ class Recorder:
                 executor.shutdown(wait=True)
 
 
+# How often a database thread lets Django check its connection (close_old_connections:
+# CONN_MAX_AGE, and a health-check round trip before the next query). Checking around
+# every call doubled the round trips of each handshake lookup and flush.
+CONNECTION_CHECK_SECONDS = 5.0
+_thread_state = threading.local()
+
+
 def _with_connection(func, *args):
-    close_old_connections()
+    now = time.monotonic()
+    if now - getattr(_thread_state, "checked_at", float("-inf")) >= CONNECTION_CHECK_SECONDS:
+        close_old_connections()
+        _thread_state.checked_at = now
     try:
         return func(*args)
-    finally:
-        close_old_connections()
+    except Exception:
+        close_old_connections()  # an unusable connection is dropped; the next call reconnects
+        _thread_state.checked_at = time.monotonic()
+        raise
 
 
 # The database is away (restarting, network cut): keep the write and try it again.
@@ -166,23 +182,22 @@ def _write(buffers: _Buffers) -> None:
     arrived while the database was away was lost for good. Any other error is a bad
     row: it is logged and that event dropped, so it cannot block the ones after it.
     """
+    if bulk_writes.supported():
+        _write_events_in_bulk(buffers)
     while buffers.events:
         event = buffers.events[0]
-        kind = event[0]
-        try:
-            _EVENT_WRITERS[kind](*event[1:])
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception:
-            logger.exception("could not record %s for charger %s", kind, event[1])
+        _write_event(event)
         buffers.events.pop(0)
 
     if buffers.statuses:
-        rows = [
-            Charger(pk=pk, last_status=status, last_status_at=at)
-            for pk, (status, _connector, at) in buffers.statuses.items()
-        ]
-        Charger.objects.bulk_update(rows, ["last_status", "last_status_at"], batch_size=500)
+        if bulk_writes.supported():
+            bulk_writes.statuses(buffers.statuses)
+        else:
+            rows = [
+                Charger(pk=pk, last_status=status, last_status_at=at)
+                for pk, (status, _connector, at) in buffers.statuses.items()
+            ]
+            Charger.objects.bulk_update(rows, ["last_status", "last_status_at"], batch_size=500)
         statuses, buffers.statuses = buffers.statuses, {}
         for pk, (status, connector_id, at) in statuses.items():
             _send(
@@ -194,9 +209,53 @@ def _write(buffers: _Buffers) -> None:
             )
 
     if buffers.seen:
-        rows = [Charger(pk=pk, last_seen_at=at) for pk, at in buffers.seen.items()]
-        Charger.objects.bulk_update(rows, ["last_seen_at"], batch_size=500)
+        if bulk_writes.supported():
+            bulk_writes.seen(buffers.seen)
+        else:
+            rows = [Charger(pk=pk, last_seen_at=at) for pk, at in buffers.seen.items()]
+            Charger.objects.bulk_update(rows, ["last_seen_at"], batch_size=500)
         buffers.seen = {}
+
+
+def _write_event(event: tuple) -> None:
+    """One event, row by row (other databases, and a batch PostgreSQL refused)."""
+    kind = event[0]
+    try:
+        _EVENT_WRITERS[kind](*event[1:])
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:
+        logger.exception("could not record %s for charger %s", kind, event[1])
+
+
+def _write_events_in_bulk(buffers: _Buffers) -> None:
+    """The events as a few set-based statements, in order per charger (bulk_writes.py).
+
+    Written events leave `buffers.events` even when a transient error stops the batch;
+    the rest stay, in order. A statement refused for a bad row is retried row by row,
+    so one bad event cannot take the others with it.
+    """
+    events = buffers.events
+    written: set[int] = set()
+    try:
+        for layer in bulk_writes.layers(events):
+            for kind, positions in layer.items():
+                batch = [events[i] for i in positions]
+                try:
+                    applied = bulk_writes.EVENTS[kind](batch)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception:
+                    logger.exception("batch of %d %s events refused; row by row", len(batch), kind)
+                    for i in positions:
+                        _write_event(events[i])
+                        written.add(i)
+                    continue
+                written.update(positions)
+                for event in applied:
+                    _EVENT_SIGNALS[kind](*event[1:])
+    finally:
+        buffers.events = [event for i, event in enumerate(events) if i not in written]
 
 
 def _write_connected(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
@@ -238,6 +297,31 @@ def _write_session(pk: int, at: datetime, active: bool) -> None:
     if updated:
         _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
 
+
+def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+    _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
+
+
+def _disconnected_signal(pk: int, token: str, at: datetime) -> None:
+    logger.info("charger %s disconnected", pk)
+    _send(signals.charger_disconnected, charger_id=pk, at=at, connection_token=token)
+
+
+def _booted_signal(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
+    _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+
+
+def _session_signal(pk: int, at: datetime, active: bool) -> None:
+    _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+
+
+# After a set-based write (bulk_writes.py), the signal of each event it applied.
+_EVENT_SIGNALS = {
+    "connected": _connected_signal,
+    "disconnected": _disconnected_signal,
+    "booted": _booted_signal,
+    "session": _session_signal,
+}
 
 _EVENT_WRITERS = {
     "connected": _write_connected,

@@ -57,6 +57,9 @@ logger = logging.getLogger("ocpp_gateway")
 
 SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 PATH_PREFIX = "/ocpp/"
+# Redis connections the gateway keeps open at most, and how long a caller waits for one.
+REDIS_POOL_SIZE = 64
+REDIS_POOL_WAIT = 30
 
 
 class _MaskCredentials(logging.Filter):
@@ -215,14 +218,17 @@ class Gateway:
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
-        # A blocking pool: when every connection is busy (hundreds of chargers attaching
-        # at once after a mass restart) an operation waits for one. redis-py 8's default
-        # pool raises MaxConnectionsError beyond 100 instead, which left chargers
-        # connected but without a route: unreachable for commands, their Resets skipped.
+        # A blocking pool: when many sockets open at once (a reconnect storm) their route
+        # writes wait for a free connection. redis-py's default pool raises "Too many
+        # connections" past 100, and a charger whose route was not written cannot be
+        # reached by commands (the benchmarks' bulk restart found one).
         pool = aioredis.BlockingConnectionPool.from_url(
-            self.redis_url, max_connections=50, timeout=10, socket_connect_timeout=5
+            self.redis_url,
+            max_connections=REDIS_POOL_SIZE,
+            timeout=REDIS_POOL_WAIT,
+            socket_connect_timeout=5,
         )
-        self.redis = aioredis.Redis.from_pool(pool)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self._delete_route = self.redis.register_script(registry.DELETE_ROUTE_IF_OWNED)
         await self._refresh_alive()
         await self._sweep_routes()
@@ -286,7 +292,7 @@ class Gateway:
                 await self.redis.delete(registry.alive_key(self.gateway_id))
             except Exception:
                 logger.exception("could not drop the liveness key")
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)
         logger.info("gateway %s stopped", self.gateway_id)
 
     # -- handshake ---------------------------------------------------------------------

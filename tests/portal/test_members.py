@@ -2,16 +2,18 @@
 last-super-admin rule."""
 
 import re
+import threading
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 
 from portal import access, services
 from portal.models import AuditEvent, Membership
 from tests.factories import make_member, make_user
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 
 Role = Membership.Role
 
@@ -225,3 +227,43 @@ def test_members_page_lists_own_and_inherited_members(client, tree, boss):
     assert "ulla@example.com" in body
     assert "boss — Superadministrator (Root)" in body
     assert 'aria-label="Gem rolle for ulla"' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_super_admins_removing_each_other_at_once_leave_one(tree):
+    first = make_member(tree["root"], Role.SUPER_ADMIN)
+    second = make_member(tree["root"], Role.SUPER_ADMIN)
+    first_m, second_m = (Membership.objects.get(user=u) for u in (first, second))
+    outcome = {}
+
+    def second_removes_first():
+        try:
+            services.member_remove(actor=second, membership=first_m)
+            outcome["second"] = "removed"
+        except PermissionDenied:
+            outcome["second"] = "no longer a super-admin"
+        except ValidationError:
+            outcome["second"] = "last super-admin"
+        finally:
+            connection.close()
+
+    def waiting_on_a_lock():
+        with connection.cursor() as cursor:
+            # Statistics views are a snapshot per transaction: refresh it each time.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return cursor.fetchone()[0] == 1
+
+    with transaction.atomic():
+        services.member_remove(actor=first, membership=second_m)
+        worker = threading.Thread(target=second_removes_first)
+        worker.start()
+        # The other removal must wait for this one's tree lock, not decide on old data.
+        wait_for(waiting_on_a_lock, message="the second removal to wait for the first")
+    worker.join(timeout=30)
+    # Decided after the first removal committed: the second is no super-admin any more.
+    assert outcome == {"second": "no longer a super-admin"}
+    assert list(Membership.objects.filter(role=Role.SUPER_ADMIN)) == [first_m]
