@@ -15,11 +15,7 @@ from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
 from chargers.selectors import charger_filter
 from portal import access
-from portal.forms import add_service_errors
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
+from portal.forms import add_service_errors, posted
 
 
 def _password_shown_once(request, charger, password):
@@ -40,7 +36,7 @@ def charger_add(request):
         initial["group"] = group.pk
     else:
         access.require(access.can_manage_any(user))
-    form = ChargerCreateForm(_posted(request), user=user, initial=initial)
+    form = ChargerCreateForm(posted(request), user=user, initial=initial)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -78,7 +74,7 @@ def charger_edit(request, pk):
         "group": charger.group_id,
         "password": "keep",
     }
-    form = ChargerEditForm(_posted(request), user=user, initial=initial)
+    form = ChargerEditForm(posted(request), user=user, initial=initial)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -137,7 +133,7 @@ def chargers_move(request):
         chargers = [
             access.get_manageable_charger(user, pk) for pk in request.GET.getlist("charger")
         ]
-    form = ChargersMoveForm(_posted(request), user=user)
+    form = ChargersMoveForm(posted(request), user=user)
     if form.is_valid():
         try:
             moved = manage_services.chargers_move(

@@ -11,6 +11,11 @@ from portal import access
 from portal.models import Group, Membership
 
 
+def posted(request):
+    """The data to bind a form to: the POST on a POST (even an empty one), else none."""
+    return request.POST if request.method == "POST" else None
+
+
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
     """Show a service's ValidationError on the form: on its field when the form has
     one, above the form otherwise."""

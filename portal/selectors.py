@@ -32,15 +32,17 @@ class OrgTree:
     rows: list[TreeRow] = field(default_factory=list)
 
 
-def group_tree(user) -> list[OrgTree]:
-    """The groups `user` can see, per organisation, depth-first with siblings by name.
+def group_tree(user, organisation: Organisation | None = None) -> list[OrgTree]:
+    """The groups `user` can see (in `organisation`, if given), per organisation,
+    depth-first with siblings by name.
 
     Charger counts include every sub-group (what the group holds); member counts
     are the group's own memberships. Three queries, whatever the size of the tree.
     """
-    groups = list(
-        access.visible_groups(user).select_related("organisation__subscription").order_by("path")
-    )
+    visible = access.visible_groups(user)
+    if organisation is not None:
+        visible = visible.filter(organisation=organisation)
+    groups = list(visible.select_related("organisation__subscription").order_by("path"))
     ids = [g.pk for g in groups]
     direct = {
         row["group_id"]: row

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from portal import access, selectors, services
-from portal.forms import GroupMoveForm, GroupNameForm, add_service_errors
+from portal.forms import GroupMoveForm, GroupNameForm, add_service_errors, posted
 
 
 def group_tree(request):
@@ -38,10 +38,6 @@ def group_detail(request, pk):
     return render(request, "groups/detail.html", context)
 
 
-def _posted(request):
-    return request.POST if request.method == "POST" else None
-
-
 def _run(form, service, **kwargs):
     """Call `service`; its ValidationError becomes the form's errors (and None)."""
     try:
@@ -55,7 +51,7 @@ def _run(form, service, **kwargs):
 def group_create(request, pk):
     parent = access.get_group_for_user(request.user, pk)
     access.require(access.can_shape_group(request.user, parent))
-    form = GroupNameForm(_posted(request))
+    form = GroupNameForm(posted(request))
     if form.is_valid():
         group = _run(
             form,
@@ -75,7 +71,7 @@ def group_create(request, pk):
 def group_rename(request, pk):
     group = access.get_group_for_user(request.user, pk)
     access.require(access.can_shape_group(request.user, group))
-    form = GroupNameForm(_posted(request), initial={"name": group.name})
+    form = GroupNameForm(posted(request), initial={"name": group.name})
     if form.is_valid():
         renamed = _run(
             form,
@@ -95,7 +91,7 @@ def group_rename(request, pk):
 def group_move(request, pk):
     group = access.get_group_for_user(request.user, pk)
     access.require(access.can_move_or_delete_group(request.user, group))
-    form = GroupMoveForm(_posted(request), user=request.user, group=group)
+    form = GroupMoveForm(posted(request), user=request.user, group=group)
     if form.is_valid():
         moved = _run(
             form,
@@ -133,17 +129,12 @@ def group_delete(request, pk):
 
 def organisation_detail(request, pk):
     organisation = access.get_organisation_for_user(request.user, pk)
-    tops = [
-        row
-        for tree in selectors.group_tree(request.user)
-        if tree.organisation.pk == organisation.pk
-        for row in tree.rows
-    ]
+    rows = [row for tree in selectors.group_tree(request.user, organisation) for row in tree.rows]
     context = {
         "organisation": organisation,
         "subscription": getattr(organisation, "subscription", None),
         "lacking_business": [] if organisation.has_active_business() else [organisation],
-        "rows": tops,
+        "rows": rows,
     }
     return render(request, "groups/organisation.html", context)
 

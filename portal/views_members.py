@@ -13,11 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal import access, selectors, services
-from portal.forms import MemberInviteForm, MemberRoleForm, add_service_errors
-
-
-def _posted(request):
-    return request.POST if request.method == "POST" else None
+from portal.forms import MemberInviteForm, MemberRoleForm, add_service_errors, posted
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,7 +21,7 @@ def member_list(request, pk):
     user = request.user
     group = access.get_group_for_user(user, pk)
     access.require(access.can_manage_members_in(user, group))
-    form = MemberInviteForm(_posted(request), user=user, group=group)
+    form = MemberInviteForm(posted(request), user=user, group=group)
     if form.is_valid():
         try:
             membership = services.member_invite(

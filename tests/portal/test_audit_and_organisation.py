@@ -43,8 +43,11 @@ def test_audit_page_pages_through_many_events(client, tree):
 
 
 def test_organisation_page_shows_the_plan_and_its_validity(client, tree):
-    client.force_login(make_member(tree["a"], Role.USER))
+    user = make_member(tree["a"], Role.USER)
+    make_member(tree["other_root"], Role.USER, user=user)
+    client.force_login(user)
     body = client.get(f"/organisations/{tree['org'].pk}/").content.decode()
+    assert ">A1</a>" in body and "Other root" not in body  # its own groups only
     assert "Abonnement" in body and "Wallbox-erhverv" in body and "Aktivt" in body
     assert "Massegenstart kræver Wallbox-erhverv" not in body
 
