@@ -380,9 +380,11 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
     _bad_message_type_code = "MessageTypeNotSupported"
 
     def _error_code(self, error):
-        return {"OccurrenceConstraintViolation": "OccurenceConstraintViolation"}.get(
-            error.code, error.code
-        )
+        # 2.0.1 fixed 1.6's spellings; the ocpp library raises some errors with the old ones.
+        return {
+            "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+            "FormationViolation": "FormatViolation",
+        }.get(error.code, error.code)
 
     @on(Action201.boot_notification)
     def on_boot_notification(self, charging_station, reason, **kwargs):
