@@ -43,6 +43,10 @@ bench: messages
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
 		$(PY) -m benchmarks.run --scale $(SCALE) $(BENCH_ARGS)
 
+# The long fault runs (tests marked soak): the whole stack as processes, parts killed.
+soak: messages
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest --soak -m soak $(PYTEST_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

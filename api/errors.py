@@ -37,6 +37,8 @@ REFUSAL_STATUS = {
     "no_business": 422,
     "empty": 422,
     "bad_mode": 422,
+    # The task queue (Redis) is away: nothing was written; try again shortly.
+    "unavailable": 503,
 }
 
 

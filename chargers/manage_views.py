@@ -99,6 +99,10 @@ def charger_edit(request, pk):
     return render(request, "chargers/charger_form.html", {"form": form, "charger": charger})
 
 
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def chargers_move(request):
@@ -113,7 +117,9 @@ def chargers_move(request):
         # The service answers for every id: a foreign or missing one is a form error.
         chargers = (
             access.manageable_chargers(user)
-            .filter(pk__in=[i for i in request.POST.getlist("charger") if i.isdigit()])
+            # ASCII digits only: str.isdigit() also passes "²", which the ORM then
+            # refused with a ValueError (a 500).
+            .filter(pk__in=[i for i in request.POST.getlist("charger") if _is_id(i)])
             .select_related("group")
         )
     elif request.GET.get("scope") == "filter":
@@ -149,4 +155,7 @@ def chargers_move(request):
                 return HttpResponse(status=204, headers={"HX-Refresh": "true"})
             return redirect("chargers:list")
     template = "chargers/move.html#move_window" if request.htmx else "chargers/move.html"
-    return render(request, template, {"form": form, "chargers": chargers})
+    # A refused move (unknown or foreign charger, bad group) is a 422 with the form's
+    # errors, like every other refusal; htmx swaps 422 in (base.html).
+    status = 422 if request.method == "POST" else 200
+    return render(request, template, {"form": form, "chargers": chargers}, status=status)

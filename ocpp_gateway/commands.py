@@ -28,6 +28,9 @@ NOT_CONNECTED = "not_connected"
 TIMEOUT = "timeout"
 CALL_ERROR = "call_error"
 ERROR = "error"
+# The command channel (Redis) failed before the request was queued: nothing can have
+# been sent, so the caller may safely try again later.
+NOT_SENT = "not_sent"
 
 # How much longer than the deadline the client waits for the gateway's own reply
 # (the gateway answers "timeout" itself at the deadline; this covers the hop back).
@@ -38,7 +41,7 @@ RESET_TYPES = {"1.6": ("Soft", "Hard"), "2.0.1": ("Immediate", "OnIdle")}
 
 @dataclass(frozen=True)
 class CallResult:
-    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error"
+    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error" | "not_sent"
     status: str | None = None  # the answer's status field when answered
     payload: dict | None = None  # the whole CallResult payload when answered
     detail: str = ""  # why, when not answered
@@ -116,14 +119,24 @@ def _send(charge_point_id, action, payload, timeout, check_route=None) -> CallRe
     try:
         client = _redis()
         route = _live_route(client, charge_point_id)
-        if route is None:
-            return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
-        problem = check_route(route) if check_route else None
-        if problem:
-            return CallResult(ERROR, detail=problem)
-        return _request(client, route, charge_point_id, action, payload, timeout)
     except redis.RedisError as exc:
-        return CallResult(ERROR, detail=f"command channel unavailable: {exc}")
+        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
+    if route is None:
+        return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
+    problem = check_route(route) if check_route else None
+    if problem:
+        return CallResult(ERROR, detail=problem)
+    try:
+        return _request(client, route, charge_point_id, action, payload, timeout)
+    except _NotQueued as exc:
+        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc.__cause__}")
+    except redis.RedisError as exc:
+        # The request was queued: the gateway may have sent it. We cannot know.
+        return CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
+
+
+class _NotQueued(Exception):
+    """Pushing the request to the gateway's queue failed."""
 
 
 def _request(
@@ -146,7 +159,10 @@ def _request(
         "deadline": deadline,
         "reply": reply,
     }
-    client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
+    try:
+        client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
+    except redis.RedisError as exc:
+        raise _NotQueued from exc
     answer = client.blpop([reply], timeout=max(timeout + REPLY_GRACE, 0.1))
     if answer is None:
         return CallResult(
@@ -218,13 +234,13 @@ def send_calls(
         client = _redis()
         routes = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
     except redis.RedisError as exc:
-        return [CallResult(ERROR, detail=f"command channel unavailable: {exc}")] * len(calls)
+        return [CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")] * len(calls)
 
     batch = uuid.uuid4().hex
     reply = registry.reply_key(batch)
     deadline = time.time() + timeout
     outstanding: dict[str, int] = {}
-    per_gateway: dict[str, list[str]] = {}
+    per_gateway: dict[str, list[tuple[str, str]]] = {}
     for i, (cp_id, action, payload) in enumerate(calls):
         route = routes.get(cp_id)
         if route is None:
@@ -246,18 +262,23 @@ def send_calls(
             "deadline": deadline,
             "reply": reply,
         }
-        per_gateway.setdefault(route.gateway_id, []).append(json.dumps(request))
+        per_gateway.setdefault(route.gateway_id, []).append((request_id, json.dumps(request)))
         outstanding[request_id] = i
+    # One RPUSH per gateway (a handful), each whole or not at all: a failed one queued
+    # nothing, so its calls are "not_sent" and may be tried again.
+    for gateway_id, requests in per_gateway.items():
+        try:
+            client.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
+        except redis.RedisError as exc:
+            for request_id, _r in requests:
+                i = outstanding.pop(request_id)
+                results[i] = CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
     try:
-        if per_gateway:
-            with client.pipeline(transaction=False) as pipe:
-                for gateway_id, requests in per_gateway.items():
-                    pipe.rpush(registry.requests_key(gateway_id), *requests)
-                pipe.execute()
-            _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
+        _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
     except redis.RedisError as exc:
+        # The requests were queued: the gateway may have sent them. We cannot know.
         for i in outstanding.values():
-            results[i] = CallResult(ERROR, detail=f"command channel unavailable: {exc}")
+            results[i] = CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
         outstanding.clear()
     finally:
         with contextlib.suppress(redis.RedisError):

@@ -81,6 +81,8 @@ class GatewayChargePointMixin:
         self._session_active: bool | None = None
         self.closed = False
         self.detached = False
+        # Whether our route (ocpp:routes) made it to Redis; the gateway retries if not.
+        self.route_written = False
 
     # -- incoming frames ---------------------------------------------------------------
     async def route_message(self, raw_msg):
@@ -378,9 +380,11 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
     _bad_message_type_code = "MessageTypeNotSupported"
 
     def _error_code(self, error):
-        return {"OccurrenceConstraintViolation": "OccurenceConstraintViolation"}.get(
-            error.code, error.code
-        )
+        # 2.0.1 fixed 1.6's spellings; the ocpp library raises some errors with the old ones.
+        return {
+            "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+            "FormationViolation": "FormatViolation",
+        }.get(error.code, error.code)
 
     @on(Action201.boot_notification)
     def on_boot_notification(self, charging_station, reason, **kwargs):

@@ -448,6 +448,7 @@ class Gateway:
                 pipe.hget(registry.ROUTES, cp_id)
                 pipe.hset(registry.ROUTES, cp_id, route.encode())
                 previous_raw, _ = await pipe.execute()
+            conn.route_written = True
             previous = registry.Route.decode(previous_raw)
             if previous and previous.gateway_id != self.gateway_id:
                 # The old socket lives in another gateway process: ask it to let go.
@@ -456,7 +457,7 @@ class Gateway:
                     json.dumps({"kind": "evict", "cp": cp_id, "token": conn.token}),
                 )
         except Exception:
-            logger.exception("%s: could not write the route; commands cannot reach it", cp_id)
+            logger.exception("%s: could not write the route; will retry", cp_id)
         if old is not None and old is not conn:
             logger.info("%s: a newer connection replaces the open one", cp_id)
             self._retire(old, "replaced by a newer connection")
@@ -543,14 +544,36 @@ class Gateway:
         while True:
             await asyncio.sleep(registry.ALIVE_REFRESH)
             try:
-                await self._refresh_alive()
+                had_key = await self._refresh_alive()
+                await self._restore_routes(everything=not had_key)
             except Exception:
-                logger.exception("could not refresh the liveness key")
+                logger.exception("could not refresh the liveness key or the routes")
 
-    async def _refresh_alive(self) -> None:
-        await self.redis.set(
-            registry.alive_key(self.gateway_id), str(time.time()), ex=registry.ALIVE_TTL
+    async def _refresh_alive(self) -> bool:
+        """Refresh our liveness key; False when it was gone (Redis lost its data, or we hung)."""
+        previous = await self.redis.set(
+            registry.alive_key(self.gateway_id), str(time.time()), ex=registry.ALIVE_TTL, get=True
         )
+        return previous is not None
+
+    async def _restore_routes(self, *, everything: bool) -> None:
+        """Write the routes of our sockets that Redis does not have.
+
+        A route whose write failed (Redis away while the charger connected) is retried;
+        after Redis lost its data (restarted without persistence) every route is written
+        again. HSETNX: a route another socket wrote meanwhile is newer and stays.
+        """
+        conns = [
+            conn
+            for conn in list(self.connections.values())
+            if (everything or not conn.route_written) and not conn.closed
+        ]
+        for conn in conns:
+            route = registry.Route(self.gateway_id, conn.token, conn._ocpp_version)
+            await self.redis.hsetnx(registry.ROUTES, conn.id, route.encode())
+            conn.route_written = True
+        if conns:
+            logger.info("restored %d routes in Redis", len(conns))
 
     # -- the command channel ---------------------------------------------------------------
     async def _serve_commands(self) -> None:

@@ -10,10 +10,11 @@ talking to chargers and hands the answers back to `restart_job_record_answer`.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
+import kombu.exceptions
 import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -30,6 +31,8 @@ from restarts.models import RestartJob, RestartRequest
 
 log = logging.getLogger(__name__)
 State = RestartJob.State
+# What publishing a task raises when Redis is away.
+QUEUE_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError)
 
 # Why a job ended without a reset; shown translated on the row and in the history.
 DETAILS = {
@@ -104,6 +107,16 @@ def restart_request_create(
     ids = [i for i in asked if i is not None]
     if not asked:
         raise RestartRefused("empty", _("No chargers were chosen."))
+    if not queue_available():
+        # Refuse before writing anything: a request nobody can send would only show
+        # "Genstarter" for chargers that are not being restarted.
+        raise RestartRefused(
+            "unavailable",
+            _(
+                "Restarts cannot be sent right now because the job queue is unavailable. "
+                "Nothing was restarted; try again in a minute."
+            ),
+        )
 
     now = timezone.now()
     restart_request = RestartRequest(
@@ -174,49 +187,81 @@ def restart_request_create(
     return restart_request
 
 
+@cache
+def _broker(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def queue_available() -> bool:
+    """True when the task queue (Redis) answers; without it no Reset can be sent."""
+    try:
+        return bool(_broker(settings.CELERY_BROKER_URL).ping())
+    except redis.RedisError:
+        return False
+
+
 def _enqueue(task_name: str, ids: list[int]) -> None:
+    """Send the tasks; if the queue has gone away, stop and leave it to the safety net.
+
+    Runs after commit, so the jobs are already written (queued and released). A failing
+    publish used to raise out of on_commit: the OKAY that had just created the request
+    answered 500, and each further publish waited out its retries first. The beat's
+    `restart_jobs_enforce` resends released jobs that never ran (RESTART_RELEASE_STALE).
+    """
     from restarts import tasks  # tasks import this module
 
     task = getattr(tasks, task_name)
-    for pk in ids:
-        task.delay(pk)
+    for n, pk in enumerate(ids):
+        try:
+            task.delay(pk)
+        except QUEUE_ERRORS as exc:
+            log.warning(
+                "task queue unavailable, %d %s task(s) left to the deadline sweep: %s",
+                len(ids) - n,
+                task_name,
+                exc,
+            )
+            return
+
+
+def _release_later() -> None:
+    from restarts import tasks
+
+    try:
+        tasks.release_waiting_jobs.delay()
+    except QUEUE_ERRORS as exc:
+        log.warning("task queue unavailable, waves continue with the deadline sweep: %s", exc)
 
 
 def _enqueue_sends(ids: list[int]) -> None:
     """Send tasks for released jobs: one message per chunk of RESTART_SEND_BATCH job ids.
 
     A chunk is claimed, reset and recorded as a whole by one task, so 1,000 chargers
-    are a handful of messages, and several chunks keep the worker's pool busy.
+    are a handful of messages, and several chunks keep the worker's pool busy. If the
+    queue has gone away, the rest is left to the safety net, as in `_enqueue`.
     """
     from restarts import tasks
 
     size = max(settings.RESTART_SEND_BATCH, 1)
     for start in range(0, len(ids), size):
-        tasks.send_resets.delay(ids[start : start + size])
+        try:
+            tasks.send_resets.delay(ids[start : start + size])
+        except QUEUE_ERRORS as exc:
+            log.warning(
+                "task queue unavailable, %d job(s) left to the deadline sweep: %s",
+                len(ids) - start,
+                exc,
+            )
+            return
 
 
-_release_lock = threading.Lock()
-_release_clients: dict[str, redis.Redis] = {}
-
-
-def _release_pending_key() -> str:
-    return "restarts:release-pending"
-
-
-def _release_redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    with _release_lock:
-        client = _release_clients.get(url)
-        if client is None:
-            client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-            _release_clients[url] = client
-        return client
+RELEASE_PENDING = "restarts:release-pending"
 
 
 def release_pending_clear() -> None:
     """The release task starts: later finishes must enqueue a release of their own."""
     try:
-        _release_redis().delete(_release_pending_key())
+        _broker(settings.REDIS_URL).delete(RELEASE_PENDING)
     except redis.RedisError:
         log.warning("could not clear the pending-release mark", exc_info=True)
 
@@ -227,19 +272,17 @@ def _send_release() -> None:
     A finished job frees a slot in its group's wave. When 1,000 chargers boot within
     seconds, one pending release task serves them all: it clears the mark before it
     reads the jobs, so a job finishing after that enqueues the next one. The mark
-    expires on its own (a lost message cannot block releases), and the beat releases
-    every RESTART_ENFORCE_INTERVAL regardless.
+    expires on its own (a lost message cannot block releases for long), and the beat
+    releases every RESTART_ENFORCE_INTERVAL regardless.
     """
-    from restarts import tasks
-
     try:
-        first = _release_redis().set(
-            _release_pending_key(), "1", nx=True, ex=settings.RESTART_RELEASE_DEBOUNCE
+        first = _broker(settings.REDIS_URL).set(
+            RELEASE_PENDING, "1", nx=True, ex=settings.RESTART_RELEASE_DEBOUNCE
         )
     except redis.RedisError:
         first = True  # better a release too many than one too few
     if first:
-        tasks.release_waiting_jobs.delay()
+        _release_later()
 
 
 def _enqueue_release() -> None:
@@ -396,6 +439,12 @@ def restart_job_claim(*, job_id: int, now=None) -> RestartJob | None:
 def restart_job_unclaim(*, job_id: int) -> bool:
     """Put a claimed job back (sent → queued) when the Reset surely never left us."""
     return _move(job_id, State.SENT, State.QUEUED, sent_at=None, reset_type="")
+
+
+@transaction.atomic
+def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
+    """Put claimed jobs back (sent → queued) whose Resets surely never left us."""
+    return _move_many(job_ids, State.SENT, State.QUEUED, sent_at=None, reset_type="")
 
 
 def _answer(result, now) -> tuple[str, dict]:

@@ -57,10 +57,11 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         [(job.charger.charge_point_id, job.reset_type) for job in jobs],
         timeout=settings.RESTART_CALL_TIMEOUT,
     )
+    pairs = list(zip(jobs, results, strict=True))
     states = services.restart_jobs_record_answers(
-        answers=[(job.pk, result) for job, result in zip(jobs, results, strict=True)]
+        answers=[(j.pk, r) for j, r in pairs if r.outcome != commands.NOT_SENT]
     )
-    for job, result in zip(jobs, results, strict=True):
+    for job, result in pairs:
         log.info(
             "restart job %s (%s): Reset %s → %s %s %s",
             job.pk,
@@ -70,6 +71,14 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
             result.status or "",
             states.get(job.pk, "(moved on)"),
         )
+    not_sent = [(j.pk, r.detail) for j, r in pairs if r.outcome == commands.NOT_SENT]
+    if not_sent:
+        # Redis failed before these Resets were queued: put the jobs back and retry the
+        # chunk later (the retry claims only what is queued again), or, if the retry
+        # cannot be queued either, the beat resends them. Recorded as answers they would
+        # be "no answer" for chargers that were never asked.
+        services.restart_jobs_unclaim(job_ids=[pk for pk, _d in not_sent])
+        raise redis.ConnectionError(not_sent[0][1])
     return states
 
 

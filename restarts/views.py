@@ -55,7 +55,7 @@ def restart_confirm(request):
             request=request,
         )
     except services.RestartRefused as refused:
-        status = {"not_allowed": 403, "not_found": 404}.get(refused.code, 409)
+        status = {"not_allowed": 403, "not_found": 404, "unavailable": 503}.get(refused.code, 409)
         template = _template(request, "restarts/window.html", "window")
         return render(request, template, {"refused": refused.message}, status=status)
 

@@ -1,6 +1,20 @@
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true", help="run the long fault runs too (make soak)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `soak` (whole-stack fault runs) run only with --soak: `make soak`."""
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="a long fault run: make soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Tests make many users; PBKDF2's production work factor made each ~0.5 s."""

@@ -176,7 +176,7 @@ def test_a_move_with_an_unknown_or_foreign_charger_moves_nothing(client, tree, a
         response = client.post(
             "/chargers/move/", {"charger": [mine.pk, bad], "group": tree["a1"].pk}
         )
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "Ukendt oplader i udvalget." in response.content.decode()
     assert Charger.objects.get(pk=mine.pk).group == tree["a"]
     assert Charger.objects.get(pk=foreign.pk).group == tree["other_root"]
@@ -201,7 +201,7 @@ def test_the_flyt_dialog_lists_the_ticked_chargers_and_reloads_the_page_after(cl
     assert 'id="move-dialog-title"' in window and "Disse opladere flyttes (1):" in window
     assert "data-close-dialog" in window
     bad = client.post("/chargers/move/", {"charger": [one.pk]}, **htmx)
-    assert bad.status_code == 200 and "Dette felt er påkrævet." in bad.content.decode()
+    assert bad.status_code == 422 and "Dette felt er påkrævet." in bad.content.decode()
     done = client.post("/chargers/move/", {"charger": [one.pk], "group": tree["a1"].pk}, **htmx)
     assert done.status_code == 204 and done["HX-Refresh"] == "true"
     assert Charger.objects.get(pk=one.pk).group == tree["a1"]

@@ -52,7 +52,6 @@ ERROR_CODES = {
         "MessageTypeNotSupported",
         "NotImplemented",
         "NotSupported",
-        "OccurenceConstraintViolation",
         "OccurrenceConstraintViolation",
         "PropertyConstraintViolation",
         "ProtocolError",
