@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -240,6 +241,10 @@ RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
 
 CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
+# A worker started without -Q consumes every queue listed here, so the plain
+# `celery -A portal worker` of ARCHITECTURE.md serves restarts too; a deployment
+# may still give restarts workers of their own with `-Q restarts`.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
         "task": "restarts.enforce_deadlines",
