@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -244,6 +245,10 @@ RESTART_RELEASE_DEBOUNCE = envint("RESTART_RELEASE_DEBOUNCE", 30)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
 
 CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
+# A worker started without -Q consumes every queue listed here, so the plain
+# `celery -A portal worker` of ARCHITECTURE.md serves restarts too; a deployment
+# may still give restarts workers of their own with `-Q restarts`.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
         "task": "restarts.enforce_deadlines",

@@ -43,6 +43,8 @@ def test_a_plain_user_sees_the_chargers_but_no_restart_action(client, fleet):
     assert fleet.ready[0].name in body
     assert 'aria-label="Genstart"' not in body
     assert "Genstartshistorik" not in body
+    # Nothing to act on, so nothing to tick either.
+    assert 'type="checkbox"' not in body
 
 
 def test_search_filters_and_sort(client, fleet):
