@@ -240,6 +240,8 @@ RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
 RESTART_SEND_BATCH = envint("RESTART_SEND_BATCH", 100)
 # A pending wave release serves every job that finishes meanwhile; its mark lasts this long.
 RESTART_RELEASE_DEBOUNCE = envint("RESTART_RELEASE_DEBOUNCE", 30)
+# That release runs this long after the first finish, so finishes in a burst share it.
+RESTART_RELEASE_DELAY = envfloat("RESTART_RELEASE_DELAY", 0.5)
 
 # "Genstart" on everything matching a filter posts one field per charger.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)

@@ -224,11 +224,11 @@ def _enqueue(task_name: str, ids: list[int]) -> None:
             return
 
 
-def _release_later() -> None:
+def _release_later(countdown: float = 0) -> None:
     from restarts import tasks
 
     try:
-        tasks.release_waiting_jobs.delay()
+        tasks.release_waiting_jobs.apply_async(countdown=countdown or None)
     except QUEUE_ERRORS as exc:
         log.warning("task queue unavailable, waves continue with the deadline sweep: %s", exc)
 
@@ -270,10 +270,12 @@ def _send_release() -> None:
     """Enqueue one wave release, unless one is already waiting to run.
 
     A finished job frees a slot in its group's wave. When 1,000 chargers boot within
-    seconds, one pending release task serves them all: it clears the mark before it
-    reads the jobs, so a job finishing after that enqueues the next one. The mark
-    expires on its own (a lost message cannot block releases for long), and the beat
-    releases every RESTART_ENFORCE_INTERVAL regardless.
+    seconds, one pending release task serves them all: it runs RESTART_RELEASE_DELAY
+    after the first finish and clears the mark before it reads the jobs, so a job
+    finishing after that enqueues the next one (at most one release per delay, and
+    no finish is left without a release after it). The mark expires on its own (a
+    lost message cannot block releases for long), and the beat releases every
+    RESTART_ENFORCE_INTERVAL regardless.
     """
     try:
         first = _broker(settings.REDIS_URL).set(
@@ -282,7 +284,7 @@ def _send_release() -> None:
     except redis.RedisError:
         first = True  # better a release too many than one too few
     if first:
-        _release_later()
+        _release_later(countdown=settings.RESTART_RELEASE_DELAY)
 
 
 def _enqueue_release() -> None:
