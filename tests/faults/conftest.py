@@ -304,6 +304,19 @@ class Stack:
         wait_for_port(self.web_port, 30)
         return f"http://127.0.0.1:{self.web_port}"
 
+    def revive_dead_workers(self) -> list[str]:
+        """Start again every worker that exited, as its supervisor (compose's restart
+        policy, systemd, run_stack) does in production. Celery's Redis transport can
+        die with an "Unrecoverable error" when the broker vanishes mid-acknowledgement;
+        our promise is about what happens once the part is back, not that it never dies.
+        """
+        revived = []
+        for name, proc in list(self.workers.items()):
+            if proc.poll() is not None:
+                self.start_worker(name)
+                revived.append(name)
+        return revived
+
     def kill(self, proc: subprocess.Popen | None) -> None:
         """SIGKILL the process and everything it started (a crash: no clean-up at all)."""
         if proc is not None and proc.poll() is None:

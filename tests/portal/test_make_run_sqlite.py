@@ -4,6 +4,7 @@ import http.cookiejar
 import os
 import re
 import signal
+import subprocess
 import urllib.parse
 import urllib.request
 
@@ -87,9 +88,31 @@ def test_run_stack_serves_the_portal_and_one_signal_stops_everything(sqlite_env,
             message="the stack's processes",
         )
         assert len(groups) >= 2
+        # A part that dies is started again, as a process supervisor would.
+        worker = celery_leader(proc)
+        os.killpg(worker.pid, signal.SIGKILL)
+        revived = wait_for(
+            lambda: (w := celery_leader(proc)) and w.pid != worker.pid and w,
+            30,
+            message="the worker started again",
+        )
+        groups.add(os.getpgid(revived.pid))
+        assert "worker exited with -9; starting it again" in (tmp_path / "stack.log").read_text()
+        assert opener.open(f"{base}/chargers/").status == 200
     finally:
         assert stop(proc, signal.SIGINT, timeout=40) == 0, (tmp_path / "stack.log").read_text()
     wait_for(lambda: not in_groups(groups), timeout=15, message="every child process to stop")
+
+
+def celery_leader(stack: subprocess.Popen) -> psutil.Process | None:
+    """The worker process run_stack started (its direct child running celery)."""
+    for child in psutil.Process(stack.pid).children():
+        try:
+            if "celery" in child.cmdline():
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
 
 
 def in_groups(groups: set[int]) -> list[psutil.Process]:

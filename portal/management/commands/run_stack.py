@@ -29,6 +29,11 @@ def redis_problem(url: str) -> str | None:
     return None
 
 
+# A part that exits more than MAX_RESTARTS times within RESTART_WINDOW seconds stops the stack.
+MAX_RESTARTS = 3
+RESTART_WINDOW = 60.0
+
+
 class Command(BaseCommand):
     help = "Run web server, worker, gateway and simulated chargers together (Ctrl-C stops all)."
 
@@ -105,8 +110,9 @@ class Command(BaseCommand):
         if problem:
             raise CommandError(problem)
 
+        commands = dict(self.processes(options))
         children: list[tuple[str, subprocess.Popen]] = []
-        for name, cmd in self.processes(options):
+        for name, cmd in commands.items():
             self.stdout.write(f"starting {name}: {' '.join(cmd[1:])}")
             children.append((name, subprocess.Popen(cmd, start_new_session=True)))
 
@@ -114,6 +120,9 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Portal on http://{options['web']}/ — press Ctrl-C to stop.")
         )
         stopping = False
+        # Like a process supervisor: a part that dies is started again, unless it
+        # keeps dying (then something is wrong that a restart will not fix).
+        exits: dict[str, list[float]] = {}
 
         def stop(*_):
             nonlocal stopping
@@ -123,10 +132,22 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             while not stopping:
-                for name, proc in children:
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping all.")
+                for i, (name, proc) in enumerate(children):
+                    if proc.poll() is None or stopping:
+                        continue
+                    _signal_group(proc, signal.SIGKILL)  # leftovers of the dead part
+                    now = time.monotonic()
+                    recent = [t for t in exits.get(name, []) if now - t < RESTART_WINDOW]
+                    exits[name] = [*recent, now]
+                    if len(exits[name]) > MAX_RESTARTS:
+                        self.stderr.write(
+                            f"{name} exited with {proc.returncode} {len(exits[name])} times "
+                            f"in {RESTART_WINDOW:g}s; stopping all."
+                        )
                         stopping = True
+                        break
+                    self.stderr.write(f"{name} exited with {proc.returncode}; starting it again.")
+                    children[i] = (name, subprocess.Popen(commands[name], start_new_session=True))
                 time.sleep(0.5)
         finally:
             # Each child leads its own process group (start_new_session), and some fork
