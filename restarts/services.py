@@ -147,6 +147,17 @@ def restart_request_create(
         .values_list("pk", flat=True)
     )
     evaluation = evaluate(user, asked, now=now)
+    if "not_found" in evaluation.left_out:
+        # An id that is malformed, unknown or outside the user's groups refuses the
+        # whole request: nothing partial, and the same answer whichever it was.
+        raise RestartRefused(
+            "not_found",
+            _(
+                "Nothing was restarted: the selection names chargers that do not exist "
+                "or that you cannot see."
+            ),
+            evaluation,
+        )
     if not evaluation.eligible:
         reasons = evaluation.left_out_reasons()
         code = reasons[0][0] if len(reasons) == 1 else "nothing_eligible"

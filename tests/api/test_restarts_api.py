@@ -23,7 +23,7 @@ def post(client, user, ids, key=None, **body):
 
 def test_an_admin_restarts_several_chargers_and_sees_who_was_left_out_and_why(client, rfleet):
     f = rfleet
-    asked = [c.pk for c in f.ready] + [f.offline.pk, f.legacy.pk, f.foreign.pk, 987654321]
+    asked = [c.pk for c in f.ready] + [f.offline.pk, f.legacy.pk]
     response = post(client, f.admin, asked)
     assert response.status_code == 201
     body = response.json()
@@ -34,8 +34,6 @@ def test_an_admin_restarts_several_chargers_and_sees_who_was_left_out_and_why(cl
     assert left == {
         f.offline.pk: "not_connected",
         f.legacy.pk: "no_remote_restart",
-        f.foreign.pk: "not_found",  # another organisation's: the same as a missing one
-        987654321: "not_found",
     }
     assert all(item["reason"] for item in body["left_out"])
     restart_request = RestartRequest.objects.get(pk=body["id"])
@@ -43,9 +41,21 @@ def test_an_admin_restarts_several_chargers_and_sees_who_was_left_out_and_why(cl
     assert AuditEvent.objects.filter(action="restart.requested", object_id=str(body["id"])).exists()
 
 
+@pytest.mark.parametrize("stranger", ["foreign", "unknown"])
+def test_an_id_the_admin_cannot_see_refuses_the_whole_request(client, rfleet, stranger):
+    f = rfleet
+    bad = f.foreign.pk if stranger == "foreign" else 987654321
+    before = (RestartRequest.objects.count(), RestartJob.objects.count())
+    response = post(client, f.admin, [c.pk for c in f.ready] + [bad])
+    # The same answer for another organisation's charger as for one that does not exist.
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert (RestartRequest.objects.count(), RestartJob.objects.count()) == before
+
+
 def test_the_api_accepts_exactly_what_the_window_would_list(client, rfleet):
     f = rfleet
-    asked = [c.pk for c in f.ready] + [f.charging.pk, f.offline.pk, f.elsewhere.pk]
+    asked = [c.pk for c in f.ready] + [f.charging.pk, f.offline.pk, f.legacy.pk]
     window = evaluate(f.admin, asked)
     body = post(client, f.admin, asked).json()
     assert sorted(body["accepted"]) == sorted(window.charger_ids)
