@@ -66,7 +66,7 @@ def basic_credentials(request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     username, sep, password = decoded.partition(":")
-    if not sep:
+    if not sep or "\x00" in decoded:
         return None
     return username, password
 

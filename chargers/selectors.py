@@ -52,7 +52,8 @@ def charger_filter(user, params) -> QuerySet[Charger]:
     Unknown or foreign group ids filter to nothing rather than failing.
     """
     qs = access.visible_chargers(user)
-    q = (params.get("q") or "").strip()
+    # PostgreSQL text cannot hold NUL: a pasted one is dropped, not a 500.
+    q = (params.get("q") or "").replace("\x00", "").strip()
     if q:
         qs = qs.filter(
             Q(name__icontains=q) | Q(charge_point_id__icontains=q) | Q(serial_number__icontains=q)
@@ -60,7 +61,8 @@ def charger_filter(user, params) -> QuerySet[Charger]:
     group_id = params.get("group") or ""
     if group_id:
         visible = access.visible_groups(user)
-        group = visible.filter(pk=group_id).first() if group_id.isdigit() else None
+        is_id = group_id.isascii() and group_id.isdigit() and len(group_id) <= 18
+        group = visible.filter(pk=group_id).first() if is_id else None
         qs = qs.filter(group__path__startswith=group.path) if group else qs.none()
     status = params.get("status") or ""
     if status == "connected":

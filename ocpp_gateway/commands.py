@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ocpp_gateway import registry
 
@@ -78,7 +80,14 @@ def _redis() -> redis.Redis:
     with _client_lock:
         client = _clients.get(url)
         if client is None:
-            client = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+            # No automatic retries: a retried RPUSH whose first attempt reached Redis
+            # would queue the same call twice (two Resets for one job).
+            client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+                retry=Retry(NoBackoff(), 0),
+            )
             _clients[url] = client
         return client
 
@@ -135,6 +144,15 @@ def _send(charge_point_id, action, payload, timeout, check_route=None) -> CallRe
         return CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
 
 
+def _before_write(exc: Exception) -> bool:
+    """True when redis-py failed before the command's bytes left (no connection, or
+    the write itself failed), so Redis cannot have queued it."""
+    text = str(exc)
+    return isinstance(exc, redis.ConnectionError) and (
+        "connecting to" in text or "writing to socket" in text
+    )
+
+
 class _NotQueued(Exception):
     """Pushing the request to the gateway's queue failed."""
 
@@ -162,7 +180,9 @@ def _request(
     try:
         client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
     except redis.RedisError as exc:
-        raise _NotQueued from exc
+        if _before_write(exc):
+            raise _NotQueued from exc
+        raise  # it may have been queued: the caller reports "error", never "not sent"
     answer = client.blpop([reply], timeout=max(timeout + REPLY_GRACE, 0.1))
     if answer is None:
         return CallResult(
@@ -270,9 +290,12 @@ def send_calls(
         try:
             client.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
         except redis.RedisError as exc:
+            # Not sent, and safe to try again, only if the push never reached Redis;
+            # an error after the write (the answer lost) may have queued it.
+            outcome = NOT_SENT if _before_write(exc) else ERROR
             for request_id, _r in requests:
                 i = outstanding.pop(request_id)
-                results[i] = CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
+                results[i] = CallResult(outcome, detail=f"command channel unavailable: {exc}")
     try:
         _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
     except redis.RedisError as exc:

@@ -56,6 +56,8 @@ from ocpp_gateway.recorder import Recorder, mark_disconnected, sweep_silent
 logger = logging.getLogger("ocpp_gateway")
 
 SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+# Charger password hashes checked at the same time (each takes a CPU for a while).
+PASSWORD_CHECKS_AT_ONCE = 4
 PATH_PREFIX = "/ocpp/"
 # Redis connections the gateway keeps open at most, and how long a caller waits for one.
 REDIS_POOL_SIZE = 64
@@ -216,6 +218,7 @@ class Gateway:
         self._tasks: list[asyncio.Task] = []
         self._call_tasks: set[asyncio.Task] = set()
         self._passwords = _PasswordCache()
+        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
         self._delete_route = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -390,8 +393,13 @@ class Gateway:
         if known is not None:
             return known
         charger = Charger(charge_point_id=charge_point_id, password_hash=password_hash)
-        ok = await asyncio.to_thread(charger.check_ocpp_password, credentials[1])
-        self._passwords.put(key, ok)
+        # A hash check costs real CPU on purpose: a few at a time, so a guesser cannot
+        # fill the thread pool, and only successes are remembered, so guesses cannot
+        # push real chargers' entries out of the cache.
+        async with self._password_checks:
+            ok = await asyncio.to_thread(charger.check_ocpp_password, credentials[1])
+        if ok:
+            self._passwords.put(key, ok)
         return ok
 
     @staticmethod
@@ -608,6 +616,15 @@ class Gateway:
                 raise
 
     async def _take_command(self, raw) -> None:
+        """Handle one command; whatever is wrong with it, the command loop goes on."""
+        try:
+            await self._handle_command(raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("command dropped: %r", raw[:200])
+
+    async def _handle_command(self, raw) -> None:
         try:
             request = json.loads(raw)
             kind = request["kind"]

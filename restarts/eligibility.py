@@ -86,6 +86,8 @@ def clean_ids(charger_ids: Iterable) -> list[int | None]:
             value = int(raw)
         except (TypeError, ValueError):
             value = None
+        if value is not None and not 0 < value < 2**63:
+            value = None  # no charger has it, and SQLite cannot even compare it
         ids.append(value)
     return ids
 

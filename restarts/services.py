@@ -96,7 +96,7 @@ def restart_request_create(
         raise RestartRefused("bad_mode", _("Unknown restart mode."))
     if source not in RestartRequest.Source.values:
         raise RestartRefused("bad_source", _("Unknown source."))
-    key = (idempotency_key or "").strip()[:64]
+    key = (idempotency_key or "").replace("\x00", "").strip()[:64]
     if key:
         existing = RestartRequest.objects.filter(requested_by=user, idempotency_key=key).first()
         if existing:

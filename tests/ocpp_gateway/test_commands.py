@@ -189,3 +189,42 @@ def test_a_late_answer_is_dropped_and_the_next_call_gets_its_own(gateway, runner
     runner.call(answered.set)
     future.result(10)
     assert second.ok and second.status == "Accepted"
+
+
+def test_a_malformed_command_in_the_queue_does_not_stop_the_gateway_serving_commands(gateway, sims):
+    import redis
+    from django.conf import settings
+
+    from ocpp_gateway import registry
+
+    make_charger(charge_point_id="CP-AFTER-JUNK", is_connected=False)
+    sim = sims.start("CP-AFTER-JUNK", ws_url(gateway))
+    wait_for(lambda: online(sim))
+    queue = registry.requests_key(gateway.gateway_id)
+    junk = [
+        {"kind": "evict", "cp": ["a", "list"], "token": "x"},
+        {
+            "kind": "call",
+            "cp": {"a": 1},
+            "action": "Reset",
+            "payload": {},
+            "reply": "r",
+            "deadline": 9e12,
+            "id": "j",
+        },
+    ]
+    redis.Redis.from_url(settings.REDIS_URL).rpush(queue, *(json.dumps(j) for j in junk))
+    result = commands.send_reset("CP-AFTER-JUNK", "Soft", timeout=10)
+    assert result.ok and result.status == "Accepted"
+
+
+def test_a_push_that_never_reached_redis_is_not_sent_and_any_other_failure_is_an_error():
+    import redis
+
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    with pytest.raises(redis.ConnectionError) as refused:
+        dead.rpush("k", "v")
+    assert commands._before_write(refused.value)
+    # A lost answer after the write may have queued the call: never "not sent".
+    assert not commands._before_write(redis.ConnectionError("Connection closed by server."))
+    assert not commands._before_write(redis.TimeoutError("Timeout reading from socket"))
