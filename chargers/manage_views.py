@@ -16,6 +16,7 @@ from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
 from chargers.selectors import charger_filter
 from portal import access
 from portal.forms import add_service_errors, posted
+from portal.ids import parse_id
 
 
 def _password_shown_once(request, charger, password):
@@ -99,10 +100,6 @@ def charger_edit(request, pk):
     return render(request, "chargers/charger_form.html", {"form": form, "charger": charger})
 
 
-def _is_id(value: str) -> bool:
-    return value.isascii() and value.isdigit()
-
-
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def chargers_move(request):
@@ -117,9 +114,7 @@ def chargers_move(request):
         # The service answers for every id: a foreign or missing one is a form error.
         chargers = (
             access.manageable_chargers(user)
-            # ASCII digits only: str.isdigit() also passes "²", which the ORM then
-            # refused with a ValueError (a 500).
-            .filter(pk__in=[i for i in request.POST.getlist("charger") if _is_id(i)])
+            .filter(pk__in=[pk for i in request.POST.getlist("charger") if (pk := parse_id(i))])
             .select_related("group")
         )
     elif request.GET.get("scope") == "filter":

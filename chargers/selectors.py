@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
 from portal import access
+from portal.ids import parse_id
 from restarts.models import RestartJob
 
 STATUS_FILTERS = {
@@ -61,8 +62,8 @@ def charger_filter(user, params) -> QuerySet[Charger]:
     group_id = params.get("group") or ""
     if group_id:
         visible = access.visible_groups(user)
-        is_id = group_id.isascii() and group_id.isdigit() and len(group_id) <= 18
-        group = visible.filter(pk=group_id).first() if is_id else None
+        pk = parse_id(group_id)
+        group = visible.filter(pk=pk).first() if pk else None
         qs = qs.filter(group__path__startswith=group.path) if group else qs.none()
     status = params.get("status") or ""
     if status == "connected":

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from chargers.models import Charger
 from portal import access
+from portal.ids import parse_id
 from restarts.models import RestartJob
 
 # Reason codes, in the order the window names them, with their human reason.
@@ -80,16 +81,7 @@ class Evaluation:
 
 def clean_ids(charger_ids: Iterable) -> list[int | None]:
     """Posted ids as ints, junk as None (it counts as "not found")."""
-    ids = []
-    for raw in charger_ids:
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            value = None
-        if value is not None and not 0 < value < 2**63:
-            value = None  # no charger has it, and SQLite cannot even compare it
-        ids.append(value)
-    return ids
+    return [parse_id(raw) for raw in charger_ids]
 
 
 def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
