@@ -5,10 +5,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends gettext \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY portal portal
+COPY config config
+COPY tenancy tenancy
 COPY chargers chargers
 COPY restarts restarts
 COPY ocpp_gateway ocpp_gateway
+COPY api api
 COPY templates templates
 COPY static static
 COPY locale locale

@@ -1,11 +1,11 @@
-"""Reads for the Wallbox-compatible part, always through portal.access."""
+"""Reads for the Wallbox-compatible part, always through tenancy.access."""
 
 from __future__ import annotations
 
 from chargers.models import Charger
-from portal import access
 from restarts.models import RestartJob
 from restarts.selectors import with_latest_restart
+from tenancy import access
 
 
 def groups_with_chargers(user):

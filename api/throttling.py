@@ -7,7 +7,7 @@ answered 429 with `Retry-After` (seconds until the window ends).
 
 We count with INCR + EXPIRE in one round trip, atomic across web processes, and
 key on REMOTE_ADDR only (never a client-supplied X-Forwarded-For; a proxy in
-front sets REMOTE_ADDR, as `portal.audit.client_ip` assumes). If Redis is
+front sets REMOTE_ADDR, as `tenancy.audit.client_ip` assumes). If Redis is
 unreachable the limit is not enforced and a warning is logged: an outage of the
 limiter must not take the API down with it.
 """
@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 from ninja.throttling import BaseThrottle
 
-from portal.audit import client_ip
+from tenancy.audit import client_ip
 
 log = logging.getLogger(__name__)
 

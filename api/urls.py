@@ -1,4 +1,4 @@
-"""The API's URLs, mounted at the site root by portal/urls.py.
+"""The API's URLs, mounted at the site root by config/urls.py.
 
 The API authenticates every call itself (token or session), so its views are
 exempt from the portal's LoginRequiredMiddleware, which would otherwise answer a

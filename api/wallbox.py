@@ -1,6 +1,6 @@
 """The Wallbox-compatible part: what the `wallbox` PyPI client (0.9) calls, with the
 fields it reads. Paths and shapes follow the Wallbox cloud API; the data and the
-rules are ours (portal.access decides what a user sees)."""
+rules are ours (tenancy.access decides what a user sees)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from api.auth import RefreshToken, user_for_basic
 from api.errors import ApiError, refusal
 from api.statuses import charger_state, wallbox_status
 from api.throttling import AddressThrottle, SigninThrottle
-from portal import access
 from restarts import services
 from restarts.models import RestartJob, RestartRequest
+from tenancy import access
 
 router = Router(tags=["Wallbox-compatible"])
 

@@ -18,7 +18,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from chargers.models import Charger
-from portal.models import Group, Membership, Organisation, Subscription
+from tenancy.models import Group, Membership, Organisation, Subscription
 
 PREFIX = "BENCH-"
 ADMIN = "bench-admin"

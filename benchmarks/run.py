@@ -88,7 +88,7 @@ class Bench:
             # A wave cap high enough not to throttle a bulk restart.
             "RESTART_WAVE_SIZE": "100000",
             "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
         }
         self.children: list[Child] = []
         self.figures: list[Figure] = []

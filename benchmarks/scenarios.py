@@ -396,7 +396,7 @@ def _restart_ours(bench: Bench, n: int) -> dict:
     worker_args = bench.args.worker.split() or list(WORKER_ARGS)
     worker = bench.spawn(
         "restart-worker",
-        python("-m", "celery", "-A", "portal", "worker", "-Q", "restarts,celery")
+        python("-m", "celery", "-A", "config", "worker", "-Q", "restarts,celery")
         + ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", *worker_args],
     )
     _wait_worker(worker, bench.redis_url)
@@ -496,7 +496,7 @@ def _purge_celery(redis_url: str) -> None:
 
 def _wait_worker(worker, redis_url: str, timeout: float = 60) -> None:
     """Ready when the worker answers a ping over the broker."""
-    from portal.celery import app
+    from config.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
 from chargers.models import Charger
-from portal import access
-from portal.admin import ScopedAdmin
+from tenancy import access
+from tenancy.admin import ScopedAdmin
 
 
 @admin.register(Charger)

@@ -6,8 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
-from portal import access
-from portal.forms import GroupChoiceField
+from tenancy import access
+from tenancy.forms import GroupChoiceField
 
 
 class _ChargerFields(forms.Form):

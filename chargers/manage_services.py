@@ -1,6 +1,6 @@
 """Writes that add, edit and move chargers. The rules live here, not in the views.
 
-Each service checks the actor's rights through `portal.access` after locking the
+Each service checks the actor's rights through `tenancy.access` after locking the
 groups involved (so a group cannot be deleted under a charger being put into it)
 and records the change in the audit trail in the same transaction.
 """
@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from chargers.models import Charger
-from portal import access, audit
-from portal.models import Group
+from tenancy import access, audit
+from tenancy.models import Group
 
 # OCPP 2.0.1 BasicAuthPassword is 16–40 characters, 1.6's security whitepaper
 # asks for 16–20: 20 letters and digits fit both.

@@ -1,4 +1,4 @@
-"""Add, edit and move chargers. Fetch through `portal.access`, call a service, render."""
+"""Add, edit and move chargers. Fetch through `tenancy.access`, call a service, render."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.views.decorators.vary import vary_on_headers
 from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
 from chargers.selectors import charger_filter
-from portal import access
-from portal.forms import add_service_errors, posted
-from portal.ids import parse_id
+from tenancy import access
+from tenancy.forms import add_service_errors, posted
+from tenancy.ids import parse_id
 
 
 def _password_shown_once(request, charger, password):

@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Group
+from tenancy.models import Group
 
 
 class Charger(models.Model):

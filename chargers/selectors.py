@@ -9,9 +9,9 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
-from portal import access
-from portal.ids import parse_id
 from restarts.models import RestartJob
+from tenancy import access
+from tenancy.ids import parse_id
 
 STATUS_FILTERS = {
     "connected": _("Connected"),

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from chargers import selectors
-from portal import access
 from restarts.selectors import attach_row_restarts, with_latest_restart
+from tenancy import access
 
 PAGE_SIZE = 50
 COLUMNS = [

@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 
-from portal import access
-from portal.admin import ScopedAdmin
 from restarts.models import RestartJob, RestartRequest
+from tenancy import access
+from tenancy.admin import ScopedAdmin
 
 
 class ReadOnlyMixin:

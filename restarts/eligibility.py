@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chargers.models import Charger
-from portal import access
-from portal.ids import parse_id
 from restarts.models import RestartJob
+from tenancy import access
+from tenancy.ids import parse_id
 
 # Reason codes, in the order the window names them, with their human reason.
 REASONS = {

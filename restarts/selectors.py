@@ -9,8 +9,8 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal import access
 from restarts.models import RestartJob, RestartRequest
+from tenancy import access
 
 State = RestartJob.State
 

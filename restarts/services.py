@@ -24,10 +24,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chargers.models import Charger
-from portal import access, audit
-from portal.models import Group
 from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
 from restarts.models import RestartJob, RestartRequest
+from tenancy import access, audit
+from tenancy.models import Group
 
 log = logging.getLogger(__name__)
 State = RestartJob.State

@@ -12,10 +12,10 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from chargers.selectors import charger_filter
-from portal import access
 from restarts import selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
+from tenancy import access
 
 
 def _template(request, name: str, partial: str) -> str:

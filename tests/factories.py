@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from chargers.models import Charger
-from portal.models import Group, Membership, Organisation, Subscription
+from tenancy.models import Group, Membership, Organisation, Subscription
 
 _seq = itertools.count(1)
 

@@ -1,8 +1,8 @@
 from django import template
 
-from portal import access
 from restarts.models import RestartJob
 from restarts.services import DETAILS
+from tenancy import access
 
 register = template.Library()
 

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from api import tokens
 from api.throttling import KEY_PREFIX
-from portal.models import Membership
+from tenancy.models import Membership
 from tests.factories import make_charger, make_member
 
 Role = Membership.Role

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from portal.models import AuditEvent
 from restarts.eligibility import evaluate
 from restarts.models import RestartJob, RestartRequest
+from tenancy.models import AuditEvent
 from tests.api.conftest import bearer
 
 URL = "/api/v1/restarts"

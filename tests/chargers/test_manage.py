@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from chargers import manage_services
 from chargers.models import Charger
-from portal.models import AuditEvent, Membership
+from tenancy.models import AuditEvent, Membership
 from tests.factories import make_charger, make_member
 
 Role = Membership.Role

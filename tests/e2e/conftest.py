@@ -123,7 +123,7 @@ def stack(live_server, transactional_db, tmp_path):
         "-m",
         "celery",
         "-A",
-        "portal",
+        "config",
         "worker",
         "-B",
         "-s",

@@ -12,8 +12,8 @@ import re
 from playwright.sync_api import expect
 
 from chargers.models import Charger
-from portal.models import Group, Membership
 from restarts.models import RestartJob
+from tenancy.models import Group, Membership
 from tests.e2e.conftest import screenshot
 from tests.factories import make_charger, make_group, make_member, make_org
 

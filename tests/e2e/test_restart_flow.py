@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from portal.models import Membership
 from restarts.models import RestartJob
+from tenancy.models import Membership
 from tests.e2e.conftest import screenshot
 from tests.factories import make_charger, make_group, make_member, make_org
 

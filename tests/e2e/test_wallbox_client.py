@@ -8,8 +8,8 @@ import requests
 from wallbox import Statuses, Wallbox
 
 from chargers.models import Charger
-from portal.models import Membership
 from restarts.models import RestartJob
+from tenancy.models import Membership
 from tests.factories import make_charger, make_group, make_member, make_org
 from tests.helpers import wait_for
 

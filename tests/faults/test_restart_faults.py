@@ -15,9 +15,9 @@ from collections import Counter
 import pytest
 
 from chargers.models import Charger
-from portal.models import Membership
 from restarts import services
 from restarts.models import RestartJob, RestartRequest
+from tenancy.models import Membership
 from tests.factories import make_charger, make_group, make_member, make_org
 from tests.helpers import wait_for
 from tests.ocpp_gateway.conftest import ws_url

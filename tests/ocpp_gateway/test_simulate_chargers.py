@@ -8,9 +8,9 @@ import sys
 from django.conf import settings
 
 from chargers.models import Charger
+from config import demo
+from config.management.commands.run_stack import Command as RunStack
 from ocpp_gateway import commands
-from portal import demo
-from portal.management.commands.run_stack import Command as RunStack
 from tests.helpers import spawn, stop, wait_for
 from tests.ocpp_gateway.conftest import database_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chargers.models import Charger
-from portal.models import Group, Membership, Organisation
+from tenancy.models import Group, Membership, Organisation
 from tests.factories import make_charger, make_group, make_member, make_org
 
 

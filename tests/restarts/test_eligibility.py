@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from chargers.models import Charger
-from portal.models import Subscription
 from restarts.eligibility import evaluate
 from restarts.models import RestartJob, RestartRequest
+from tenancy.models import Subscription
 from tests.factories import make_charger
 
 

@@ -6,9 +6,9 @@ import json
 import pytest
 from django.db import IntegrityError, transaction
 
-from portal.models import AuditEvent
 from restarts.models import RestartJob, RestartRequest
 from restarts.services import RestartRefused, restart_request_create
+from tenancy.models import AuditEvent
 
 
 def queued_tasks(client) -> list[tuple[str, list]]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.models import Membership
+from tenancy.models import Membership
 from tests.factories import make_charger, make_member, make_user
 
 Role = Membership.Role

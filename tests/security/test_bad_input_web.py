@@ -12,8 +12,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from chargers.models import Charger
-from portal.models import AuditEvent, Membership
 from restarts.models import RestartJob, RestartRequest
+from tenancy.models import AuditEvent, Membership
 from tests.factories import make_charger, make_group, make_member, make_org
 
 

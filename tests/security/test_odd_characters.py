@@ -5,8 +5,8 @@ import base64
 import pytest
 from django.urls import reverse
 
-from portal.models import Membership
 from restarts.models import RestartRequest
+from tenancy.models import Membership
 from tests.factories import make_charger, make_member
 
 

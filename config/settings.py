@@ -1,0 +1,320 @@
+"""The one settings module, driven by the environment.
+
+Every knob is an environment variable with a safe development default; with
+DEBUG off the portal refuses to start without a SECRET_KEY.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    return int(os.getenv(name, str(default)))
+
+
+def envfloat(name: str, default: float) -> float:
+    return float(os.getenv(name, str(default)))
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", "1")
+
+SECRET_KEY = os.getenv("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "axes",
+    "django_htmx",
+    "ninja",
+    "config",
+    "tenancy",
+    "chargers",
+    "restarts",
+    "ocpp_gateway",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # A Redis/kombu connection error nobody handled: a translated 503, not a 500.
+    "tenancy.middleware.ServiceUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# Database: DATABASE_URL, else an SQLite file so the demo runs with no server.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server, the worker and the gateway read while one writes;
+    # IMMEDIATE transactions plus a busy timeout make writers queue, not fail.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that cannot be reached fails a connection attempt in seconds instead
+    # of hanging the thread for the operating system's TCP timeout (minutes).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", envint("DB_CONNECT_TIMEOUT", 5)
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+AUTHENTICATION_BACKENDS = [
+    # django-axes counts failed logins and refuses a (username, address) pair after
+    # AXES_FAILURE_LIMIT failures until the cool-off has passed.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envint("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenancy.views.login_locked_out"
+AXES_VERBOSE = False
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chargers:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "da"
+LANGUAGES = [("da", _("Danish")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Copenhagen"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Security. In production TLS is terminated by a reverse proxy that sets
+# X-Forwarded-Proto; cookies are secure and HSTS is on.
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0" if DEBUG else "1")
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0" if DEBUG else "1")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if envbool("BEHIND_TLS_PROXY", "0" if DEBUG else "1"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0" if DEBUG else "1")
+# Health checks come from the proxy/orchestrator over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0" if DEBUG else "1")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
+
+# Content-Security-Policy (Django's own): scripts only from us, with a nonce for
+# the few script tags templates emit; no inline styles or event handlers.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Redis: the Celery broker and the gateway's command channel.
+REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Unacknowledged tasks are redelivered after this long; it must exceed the
+# longest task's hard time limit (see restarts/tasks.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "0")
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set: a new PostgreSQL connection per task was a third of the worker's time in a
+# bulk restart (make bench). Reused for this many tasks; between tasks Django's own checks
+# (CONN_MAX_AGE, health check, unusable after an error) apply, see config/celery.py.
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 100)
+
+# Remote restarts (restarts/). Times in seconds.
+# How many chargers of one group may be resetting at once; the rest wait as queued.
+RESTART_WAVE_SIZE = envint("RESTART_WAVE_SIZE", 10)
+# How long a Reset waits for the charger's CallResult before the job is "no answer".
+RESTART_CALL_TIMEOUT = envfloat("RESTART_CALL_TIMEOUT", 30)
+# A job still "sent" this long after sending was lost with its worker: no answer.
+RESTART_ANSWER_DEADLINE = envint("RESTART_ANSWER_DEADLINE", int(RESTART_CALL_TIMEOUT) + 60)
+# Accepted but no BootNotification within this: "did not come back".
+RESTART_BOOT_DEADLINE = envint("RESTART_BOOT_DEADLINE", 600)
+# Reconnected without a BootNotification for this long: ask for one (TriggerMessage).
+RESTART_BOOT_GRACE = envint("RESTART_BOOT_GRACE", 30)
+# A restart that waits for a charging session to end gives up after this.
+RESTART_SCHEDULED_DEADLINE = envint("RESTART_SCHEDULED_DEADLINE", 12 * 3600)
+# A released job whose task never ran (a lost message) is sent again after this.
+RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
+# How often the beat enforces the deadlines above.
+RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
+# Job ids per send task: one task claims, resets and records a chunk of a wave at once.
+RESTART_SEND_BATCH = envint("RESTART_SEND_BATCH", 100)
+# A pending wave release serves every job that finishes meanwhile; its mark lasts this long.
+RESTART_RELEASE_DEBOUNCE = envint("RESTART_RELEASE_DEBOUNCE", 30)
+# That release runs this long after the first finish, so finishes in a burst share it.
+RESTART_RELEASE_DELAY = envfloat("RESTART_RELEASE_DELAY", 0.5)
+
+# "Genstart" on everything matching a filter posts one field per charger.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
+
+CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
+# A worker started without -Q consumes every queue listed here, so the plain
+# `celery -A config worker` of ARCHITECTURE.md serves restarts too; a deployment
+# may still give restarts workers of their own with `-Q restarts`.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
+CELERY_BEAT_SCHEDULE = {
+    "restarts-enforce-deadlines": {
+        "task": "restarts.enforce_deadlines",
+        "schedule": RESTART_ENFORCE_INTERVAL,
+        "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    }
+}
+
+# The OCPP gateway.
+OCPP_HEARTBEAT_INTERVAL = envint("OCPP_HEARTBEAT_INTERVAL", 60)
+# A charger that sends nothing for this long is shown disconnected.
+OCPP_PRESENCE_TIMEOUT = envint("OCPP_PRESENCE_TIMEOUT", 180)
+OCPP_CALL_TIMEOUT = envfloat("OCPP_CALL_TIMEOUT", 30)
+OCPP_MAX_FRAME_BYTES = envint("OCPP_MAX_FRAME_BYTES", 64 * 1024)
+# The gateway writes last-seen times and statuses in one batch this often (seconds).
+OCPP_FLUSH_INTERVAL = envfloat("OCPP_FLUSH_INTERVAL", 1.0)
+# Websocket pings reveal half-open sockets; a pong later than the timeout closes the socket.
+OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
+OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
+# A websocket handshake (TCP accepted to upgrade answered) must finish within this.
+OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
+# Sockets one client address may hold (0: no limit). Behind a reverse proxy listed in
+# OCPP_TRUSTED_PROXIES the address is the last X-Forwarded-For entry; a trusted proxy's
+# own connections without that header (local tools, simulators) are not limited.
+OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
+OCPP_TRUSTED_PROXIES = envlist("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1")
+
+# The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
+API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)
+API_REFRESH_TOKEN_TTL = envint("API_REFRESH_TOKEN_TTL", 24 * 60 * 60)
+API_RATE_LIMIT_PER_USER = envint("API_RATE_LIMIT_PER_USER", 120)
+API_RATE_LIMIT_PER_ADDRESS = envint("API_RATE_LIMIT_PER_ADDRESS", 600)
+API_RATE_LIMIT_SIGNIN_PER_ADDRESS = envint("API_RATE_LIMIT_SIGNIN_PER_ADDRESS", 20)
+
+# Invitations and password resets: SMTP in production (EMAIL_* variables), the
+# console in development so an invitation link shows in the terminal.
+EMAIL_BACKEND_PATH = os.getenv(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
+if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": os.getenv("EMAIL_HOST", "localhost"),
+        "port": envint("EMAIL_PORT", 587),
+        "username": os.getenv("EMAIL_HOST_USER", ""),
+        "password": os.getenv("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": envbool("EMAIL_USE_TLS", "1"),
+        "timeout": 10,
+    }
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "portal@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every OCPP frame in and out; OCPP_FRAME_LOG_LEVEL=INFO to see them.
+        "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
+    },
+}
