@@ -42,7 +42,8 @@ def old_database():
 def make_it_old(conn):
     """Turn a freshly migrated database into one migrated by the code before the re-cut."""
     conn.execute(
-        "UPDATE django_migrations SET app = 'portal' WHERE app = 'tenancy' AND name = '0001_initial'"
+        "UPDATE django_migrations SET app = 'portal' "
+        "WHERE app = 'tenancy' AND name = '0001_initial'"
     )
     conn.execute("DELETE FROM django_migrations WHERE app = 'tenancy'")
     conn.execute("UPDATE django_content_type SET app_label = 'portal' WHERE app_label = 'tenancy'")
