@@ -19,6 +19,7 @@ from restarts import selectors as restart_selectors
 from restarts import services
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
+from tenancy.audit import client_ip
 
 router = Router(tags=["Fleet API v1"])
 
@@ -242,7 +243,7 @@ def restart_create(
             mode=payload.mode,
             idempotency_key=idempotency_key,
             source=RestartRequest.Source.API,
-            request=request,
+            ip=client_ip(request),
         )
     except services.RestartRefused as exc:
         left_out = _left_out(exc.evaluation, payload.charger_ids) if exc.evaluation else []

@@ -16,6 +16,7 @@ from api.throttling import AddressThrottle, SigninThrottle
 from restarts import services
 from restarts.models import RestartJob, RestartRequest
 from tenancy import access
+from tenancy.audit import client_ip
 
 router = Router(tags=["Wallbox-compatible"])
 
@@ -177,7 +178,7 @@ def remote_action(request, charger_id: int, payload: schemas.RemoteActionIn):
             user=user,
             charger_ids=[charger.pk],
             source=RestartRequest.Source.API,
-            request=request,
+            ip=client_ip(request),
         )
     except services.RestartRefused as exc:
         raise refusal(exc) from exc

@@ -70,7 +70,7 @@ def charger_create(
     ocpp_version: str = Charger.OcppVersion.V16,
     supports_remote_restart: bool = True,
     with_password: bool = False,
-    request=None,
+    ip: str | None = None,
 ) -> tuple[Charger, str | None]:
     """Add a charger to `group`. Returns the charger and, if asked for, its new OCPP
     password: the only time it exists in clear; only its hash is stored."""
@@ -111,7 +111,7 @@ def charger_create(
     audit.record(
         action="charger.create",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group,
         obj=charger,
         summary=charger.name,
@@ -127,7 +127,7 @@ def charger_update(
     charger: Charger,
     password: str = "keep",
     group: Group | None = None,
-    request=None,
+    ip: str | None = None,
     **fields,
 ) -> tuple[Charger, str | None]:
     """Change a charger's name, model, OCPP version or restart capability, set
@@ -158,7 +158,7 @@ def charger_update(
         audit.record(
             action="charger.update",
             actor=actor,
-            request=request,
+            ip=ip,
             group=charger.group,
             obj=charger,
             summary=charger.name,
@@ -166,13 +166,15 @@ def charger_update(
             after=after | ({"ocpp_password": "new"} if new_password else {}),
         )
     if group is not None and group.pk != charger.group_id:
-        chargers_move(actor=actor, charger_ids=[charger.pk], group=group, request=request)
+        chargers_move(actor=actor, charger_ids=[charger.pk], group=group, ip=ip)
         charger.refresh_from_db()
     return charger, new_password
 
 
 @transaction.atomic
-def chargers_move(*, actor, charger_ids: Iterable, group: Group, request=None) -> list[Charger]:
+def chargers_move(
+    *, actor, charger_ids: Iterable, group: Group, ip: str | None = None
+) -> list[Charger]:
     """Move the chargers with `charger_ids` into `group`. The actor must manage every
     one of them and the target group; otherwise nothing moves."""
     try:
@@ -204,7 +206,7 @@ def chargers_move(*, actor, charger_ids: Iterable, group: Group, request=None) -
         audit.record(
             action="charger.move",
             actor=actor,
-            request=request,
+            ip=ip,
             group=group,
             obj=charger,
             summary=charger.name,

@@ -15,6 +15,7 @@ from chargers import manage_services
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
 from chargers.selectors import charger_filter
 from tenancy import access
+from tenancy.audit import client_ip
 from tenancy.forms import add_service_errors, posted
 from tenancy.ids import parse_id
 
@@ -50,7 +51,7 @@ def charger_add(request):
                 ocpp_version=data["ocpp_version"],
                 supports_remote_restart=data["supports_remote_restart"],
                 with_password=data["with_password"],
-                request=request,
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -88,7 +89,7 @@ def charger_edit(request, pk):
                 supports_remote_restart=data["supports_remote_restart"],
                 password=data["password"],
                 group=data["group"],
-                request=request,
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -135,7 +136,7 @@ def chargers_move(request):
                 actor=user,
                 charger_ids=request.POST.getlist("charger"),
                 group=form.cleaned_data["group"],
-                request=request,
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)

@@ -84,7 +84,7 @@ def restart_request_create(
     mode: str = RestartRequest.Mode.DEFAULT,
     idempotency_key: str | None = None,
     source: str = RestartRequest.Source.WEB,
-    request=None,
+    ip: str | None = None,
 ) -> RestartRequest:
     """Restart the chargers among `charger_ids` that `user` may restart now.
 
@@ -123,7 +123,7 @@ def restart_request_create(
         requested_by=user,
         requested_by_name=user.get_username(),
         requested_at=now,
-        ip_address=audit.client_ip(request),
+        ip_address=ip,
         source=source,
         mode=mode,
         asked_ids=ids,
@@ -182,7 +182,7 @@ def restart_request_create(
     audit.record(
         action="restart.requested",
         actor=user,
-        request=request,
+        ip=ip,
         group=_common_group(chargers),
         obj=restart_request,
         summary=f"Restart of {len(chargers)} charger(s), mode {mode}, via {source}",

@@ -16,6 +16,7 @@ from restarts import selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
 from tenancy import access
+from tenancy.audit import client_ip
 
 
 def _template(request, name: str, partial: str) -> str:
@@ -52,7 +53,7 @@ def restart_confirm(request):
             mode=request.POST.get("mode") or RestartRequest.Mode.DEFAULT,
             idempotency_key=request.POST.get("idempotency_key"),
             source=RestartRequest.Source.WEB,
-            request=request,
+            ip=client_ip(request),
         )
     except services.RestartRefused as refused:
         status = {"not_allowed": 403, "not_found": 404, "unavailable": 503}.get(refused.code, 409)

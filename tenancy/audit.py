@@ -8,9 +8,10 @@ from tenancy.models import AuditEvent, Group
 
 
 def client_ip(request) -> str | None:
-    """The client address as the app server saw it (a proxy sets REMOTE_ADDR correctly)."""
-    if request is None:
-        return None
+    """The client address as the app server saw it (a proxy sets REMOTE_ADDR correctly).
+
+    Views read it and hand services `ip=`: services know nothing of HTTP.
+    """
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -18,7 +19,7 @@ def record(
     *,
     action: str,
     actor=None,
-    request=None,
+    ip: str | None = None,
     group: Group | None = None,
     obj: Any = None,
     summary: str = "",
@@ -26,12 +27,10 @@ def record(
     after: dict | None = None,
 ) -> AuditEvent:
     """Append one event. Call it inside the transaction that makes the change."""
-    if actor is None and request is not None:
-        actor = request.user if request.user.is_authenticated else None
     return AuditEvent.objects.create(
         actor=actor,
         actor_name=actor.get_username() if actor else "",
-        ip_address=client_ip(request),
+        ip_address=ip,
         action=action,
         organisation_id=group.organisation_id if group else None,
         group=group,

@@ -12,6 +12,8 @@ and two super-admins can never remove each other as the last one.
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -72,7 +74,7 @@ def _clean_name(name: str) -> str:
 
 
 @transaction.atomic
-def group_create(*, actor, parent: Group, name: str, request=None) -> Group:
+def group_create(*, actor, parent: Group, name: str, ip: str | None = None) -> Group:
     """A new sub-group under `parent`; the actor must be super-admin over `parent`."""
     parent = _lock_tree(parent)
     _fresh_rights(actor)
@@ -83,7 +85,7 @@ def group_create(*, actor, parent: Group, name: str, request=None) -> Group:
     audit.record(
         action="group.create",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group,
         obj=group,
         summary=group.name,
@@ -93,7 +95,7 @@ def group_create(*, actor, parent: Group, name: str, request=None) -> Group:
 
 
 @transaction.atomic
-def group_rename(*, actor, group: Group, name: str, request=None) -> Group:
+def group_rename(*, actor, group: Group, name: str, ip: str | None = None) -> Group:
     group = _lock_tree(group)
     _fresh_rights(actor)
     access.require(access.can_shape_group(actor, group))
@@ -109,7 +111,7 @@ def group_rename(*, actor, group: Group, name: str, request=None) -> Group:
     audit.record(
         action="group.rename",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group,
         obj=group,
         summary=group.name,
@@ -120,7 +122,7 @@ def group_rename(*, actor, group: Group, name: str, request=None) -> Group:
 
 
 @transaction.atomic
-def group_move(*, actor, group: Group, new_parent: Group, request=None) -> Group:
+def group_move(*, actor, group: Group, new_parent: Group, ip: str | None = None) -> Group:
     """Put `group` (and everything below it) under `new_parent`, within the actor's tree.
 
     Never into itself or a descendant, never out of the actor's tree, never to
@@ -154,7 +156,7 @@ def group_move(*, actor, group: Group, new_parent: Group, request=None) -> Group
     audit.record(
         action="group.move",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group,
         obj=group,
         summary=group.name,
@@ -165,7 +167,7 @@ def group_move(*, actor, group: Group, new_parent: Group, request=None) -> Group
 
 
 @transaction.atomic
-def group_delete(*, actor, group: Group, request=None) -> None:
+def group_delete(*, actor, group: Group, ip: str | None = None) -> None:
     """Delete an empty group (no sub-groups, no chargers); its memberships go with it."""
     group = _lock_tree(group)
     _fresh_rights(actor)
@@ -181,7 +183,7 @@ def group_delete(*, actor, group: Group, request=None) -> None:
     audit.record(
         action="group.delete",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group.parent,
         obj=group,
         summary=group.name,
@@ -244,19 +246,20 @@ def _lock_membership(actor, membership: Membership) -> Membership:
     return fresh
 
 
-def invitation_url(user, request) -> str:
+def invitation_url(user, site_url: str) -> str:
+    """The link in an invitation: `site_url` is the portal's address as the inviter used it."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
-    return request.build_absolute_uri(reverse("groups:invitation", args=[uid, token]))
+    return urljoin(site_url, reverse("groups:invitation", args=[uid, token]))
 
 
-def _send_invitation(*, user, group: Group, role: str, actor, request) -> None:
+def _send_invitation(*, user, group: Group, role: str, actor, site_url: str) -> None:
     context = {
         "user": user,
         "group": group,
         "role": Role(role).label,
         "inviter": actor.get_full_name() or actor.get_username(),
-        "url": invitation_url(user, request),
+        "url": invitation_url(user, site_url),
     }
     subject = "".join(render_to_string("members/invitation_subject.txt", context).splitlines())
     body = render_to_string("members/invitation_email.txt", context)
@@ -269,7 +272,9 @@ def _send_invitation(*, user, group: Group, role: str, actor, request) -> None:
 
 
 @transaction.atomic
-def member_invite(*, actor, group: Group, email: str, role: str, request) -> Membership:
+def member_invite(
+    *, actor, group: Group, email: str, role: str, site_url: str, ip: str | None = None
+) -> Membership:
     """Give the person with `email` a role in `group`, creating and inviting them if new.
 
     A new person (or one who never set a password) gets an e-mail with a link to
@@ -304,19 +309,21 @@ def member_invite(*, actor, group: Group, email: str, role: str, request) -> Mem
     audit.record(
         action="member.add",
         actor=actor,
-        request=request,
+        ip=ip,
         group=group,
         obj=membership,
         summary=user.get_username(),
         after=_membership_state(membership),
     )
     if not user.has_usable_password():
-        _send_invitation(user=user, group=group, role=role, actor=actor, request=request)
+        _send_invitation(user=user, group=group, role=role, actor=actor, site_url=site_url)
     return membership
 
 
 @transaction.atomic
-def member_set_role(*, actor, membership: Membership, role: str, request=None) -> Membership:
+def member_set_role(
+    *, actor, membership: Membership, role: str, ip: str | None = None
+) -> Membership:
     membership = _lock_membership(actor, membership)
     _check_role_ceiling(actor, membership.group, role)
     if role == membership.role:
@@ -329,7 +336,7 @@ def member_set_role(*, actor, membership: Membership, role: str, request=None) -
     audit.record(
         action="member.role",
         actor=actor,
-        request=request,
+        ip=ip,
         group=membership.group,
         obj=membership,
         summary=membership.user.get_username(),
@@ -340,13 +347,13 @@ def member_set_role(*, actor, membership: Membership, role: str, request=None) -
 
 
 @transaction.atomic
-def member_remove(*, actor, membership: Membership, request=None) -> None:
+def member_remove(*, actor, membership: Membership, ip: str | None = None) -> None:
     membership = _lock_membership(actor, membership)
     _check_not_last_super_admin(membership)
     audit.record(
         action="member.remove",
         actor=actor,
-        request=request,
+        ip=ip,
         group=membership.group,
         obj=membership,
         summary=membership.user.get_username(),

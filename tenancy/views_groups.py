@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from tenancy import access, selectors, services
+from tenancy.audit import client_ip
 from tenancy.forms import GroupMoveForm, GroupNameForm, add_service_errors, posted
 
 
@@ -59,7 +60,7 @@ def group_create(request, pk):
             actor=request.user,
             parent=parent,
             name=form.cleaned_data["name"],
-            request=request,
+            ip=client_ip(request),
         )
         if group:
             messages.success(request, _("Group “%(name)s” created.") % {"name": group.name})
@@ -79,7 +80,7 @@ def group_rename(request, pk):
             actor=request.user,
             group=group,
             name=form.cleaned_data["name"],
-            request=request,
+            ip=client_ip(request),
         )
         if renamed:
             messages.success(request, _("Group renamed."))
@@ -99,7 +100,7 @@ def group_move(request, pk):
             actor=request.user,
             group=group,
             new_parent=form.cleaned_data["parent"],
-            request=request,
+            ip=client_ip(request),
         )
         if moved:
             messages.success(
@@ -118,7 +119,7 @@ def group_delete(request, pk):
     errors = []
     if request.method == "POST":
         try:
-            services.group_delete(actor=request.user, group=group, request=request)
+            services.group_delete(actor=request.user, group=group, ip=client_ip(request))
         except ValidationError as exc:
             errors = exc.messages
         else:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenancy import access, selectors, services
+from tenancy.audit import client_ip
 from tenancy.forms import MemberInviteForm, MemberRoleForm, add_service_errors, posted
 
 
@@ -29,7 +30,8 @@ def member_list(request, pk):
                 group=group,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
-                request=request,
+                site_url=request.build_absolute_uri("/"),
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -64,7 +66,7 @@ def member_role(request, pk):
                 actor=request.user,
                 membership=membership,
                 role=form.cleaned_data["role"],
-                request=request,
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -91,7 +93,7 @@ def member_remove(request, pk):
     errors = []
     if request.method == "POST":
         try:
-            services.member_remove(actor=request.user, membership=membership, request=request)
+            services.member_remove(actor=request.user, membership=membership, ip=client_ip(request))
         except ValidationError as exc:
             errors = exc.messages
         else:

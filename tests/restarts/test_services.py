@@ -26,12 +26,10 @@ def create(user, chargers, **kwargs):
 
 
 def test_okay_writes_one_request_one_job_per_charger_an_audit_event_and_enqueues_them(
-    fleet, rf, restarts_queue, django_capture_on_commit_callbacks
+    fleet, restarts_queue, django_capture_on_commit_callbacks
 ):
-    request = rf.post("/restarts/confirm/", REMOTE_ADDR="203.0.113.7")
-    request.user = fleet.admin
     with django_capture_on_commit_callbacks(execute=True):
-        made = create(fleet.admin, fleet.ready, idempotency_key="k1", request=request)
+        made = create(fleet.admin, fleet.ready, idempotency_key="k1", ip="203.0.113.7")
     assert made.requested_by == fleet.admin
     assert made.ip_address == "203.0.113.7"
     assert made.source == "web" and made.mode == "default"
