@@ -18,6 +18,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from chargers.models import Charger
+from restarts.models import RestartJob, RestartRequest
 from tenancy.models import Group, Membership, Organisation, Subscription
 
 PREFIX = "BENCH-"
@@ -127,8 +128,6 @@ def show_page_fleet() -> None:
 
 def restarting(count: int, *, small_share: float) -> None:
     """`count` of the page fleet (and `small_share` of the small fleet) restarting right now."""
-    from restarts.models import RestartJob, RestartRequest
-
     now = timezone.now()
     users = get_user_model().objects
     for username, chargers in (
