@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from chargers import selectors
+from chargers.access import get_charger_for_user, manageable_chargers
 from restarts.selectors import attach_row_restarts, with_latest_restart
 from tenancy import access
 
@@ -64,14 +65,14 @@ def charger_list(request):
 @require_GET
 @vary_on_headers("HX-Request")
 def charger_detail(request, pk):
-    charger = access.get_charger_for_user(request.user, pk)
+    charger = get_charger_for_user(request.user, pk)
     jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
     context = {
         "charger": charger,
         "poll": attach_row_restarts([charger]),
-        "can_restart": access.manageable_chargers(request.user).filter(pk=charger.pk).exists(),
+        "can_restart": manageable_chargers(request.user).filter(pk=charger.pk).exists(),
         "jobs": jobs,
     }
     if request.htmx:
