@@ -1,7 +1,8 @@
-"""Reads for the Wallbox-compatible part, always through tenancy.access."""
+"""Reads for the Wallbox-compatible part, always through tenancy.access and chargers.access."""
 
 from __future__ import annotations
 
+from chargers.access import visible_chargers
 from chargers.models import Charger
 from restarts.models import RestartJob
 from restarts.selectors import with_latest_restart
@@ -14,7 +15,7 @@ def groups_with_chargers(user):
     Each charger is annotated with `restart_state` (its latest restart job's state)."""
     groups = list(access.visible_groups(user).select_related("organisation").order_by("path"))
     by_group: dict[int, list[Charger]] = {g.pk: [] for g in groups}
-    for charger in with_latest_restart(access.visible_chargers(user)).order_by("name", "pk"):
+    for charger in with_latest_restart(visible_chargers(user)).order_by("name", "pk"):
         by_group.setdefault(charger.group_id, []).append(charger)
     return [(g, by_group[g.pk]) for g in groups]
 

@@ -14,7 +14,7 @@ from ninja import Field, Header, Query, Router, Schema, Status
 from api import schemas
 from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
-from chargers.selectors import SORTS, STATUS_FILTERS, charger_filter
+from chargers.selectors import SORTS, charger_filter, status_filters
 from restarts import selectors as restart_selectors
 from restarts import services
 from restarts.eligibility import REASONS
@@ -42,7 +42,7 @@ class ChargerFilters(Schema):
     group: int | None = Field(
         None, ge=1, description="A group id: its chargers and its sub-groups'."
     )
-    status: Literal[("",) + tuple(STATUS_FILTERS)] = Field(  # type: ignore[valid-type]
+    status: Literal[("",) + tuple(status_filters())] = Field(  # type: ignore[valid-type]
         "", description="connected, disconnected, charging, restarting or faulted."
     )
     sort: Literal[SORT_KEYS] = Field(  # type: ignore[valid-type]

@@ -1,6 +1,6 @@
 """The Wallbox-compatible part: what the `wallbox` PyPI client (0.9) calls, with the
 fields it reads. Paths and shapes follow the Wallbox cloud API; the data and the
-rules are ours (tenancy.access decides what a user sees)."""
+rules are ours (tenancy.access and chargers.access decide what a user sees)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from api.auth import RefreshToken, user_for_basic
 from api.errors import ApiError, refusal
 from api.statuses import charger_state, wallbox_status
 from api.throttling import AddressThrottle, SigninThrottle
+from chargers.access import get_charger_for_user
 from restarts import services
 from restarts.models import RestartJob, RestartRequest
-from tenancy import access
 from tenancy.audit import client_ip
 
 router = Router(tags=["Wallbox-compatible"])
@@ -124,7 +124,7 @@ def charger_groups(request):
     summary="One charger's state in Wallbox's shape",
 )
 def charger_status(request, charger_id: int):
-    charger = access.get_charger_for_user(request.auth, charger_id)
+    charger = get_charger_for_user(request.auth, charger_id)
     state = charger_state(charger, restarting=selectors.is_resetting(charger))
     status = wallbox_status(state)
     return {
@@ -162,7 +162,7 @@ def remote_action(request, charger_id: int, payload: schemas.RemoteActionIn):
     """Action 3 restarts the charger through the same service as the portal's own
     single-charger restart. Every other action is refused, naming it."""
     user = request.auth
-    charger = access.get_charger_for_user(user, charger_id)
+    charger = get_charger_for_user(user, charger_id)
     if payload.action != RESTART:
         name = REMOTE_ACTIONS.get(payload.action)
         message = (

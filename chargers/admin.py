@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from chargers.access import manageable_chargers
 from chargers.models import Charger
-from tenancy import access
 from tenancy.admin import ScopedAdmin
 
 
@@ -33,4 +33,4 @@ class ChargerAdmin(ScopedAdmin):
     ]
 
     def scope(self, request, qs):
-        return qs.filter(pk__in=access.manageable_chargers(request.user))
+        return qs.filter(pk__in=manageable_chargers(request.user))

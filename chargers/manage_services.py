@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from chargers.access import manageable_chargers
 from chargers.models import Charger
 from tenancy import access, audit
 from tenancy.models import Group
@@ -186,7 +187,7 @@ def chargers_move(
     group = _lock_group(group)
     _check_manages(actor, group)
     chargers = list(
-        access.manageable_chargers(actor)
+        manageable_chargers(actor)
         .select_for_update(of=("self",))
         .select_related("group")
         .filter(pk__in=ids)

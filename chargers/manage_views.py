@@ -1,4 +1,4 @@
-"""Add, edit and move chargers. Fetch through `tenancy.access`, call a service, render."""
+"""Add, edit and move chargers. Fetch through `chargers.access`, call a service, render."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from chargers import manage_services
+from chargers.access import get_manageable_charger, manageable_chargers
 from chargers.forms import ChargerCreateForm, ChargerEditForm, ChargersMoveForm
 from chargers.selectors import charger_filter
 from tenancy import access
@@ -67,7 +68,7 @@ def charger_add(request):
 @require_http_methods(["GET", "POST"])
 def charger_edit(request, pk):
     user = request.user
-    charger = access.get_manageable_charger(user, pk)
+    charger = get_manageable_charger(user, pk)
     initial = {
         "name": charger.name,
         "model": charger.model,
@@ -114,7 +115,7 @@ def chargers_move(request):
     if request.method == "POST":
         # The service answers for every id: a foreign or missing one is a form error.
         chargers = (
-            access.manageable_chargers(user)
+            manageable_chargers(user)
             .filter(pk__in=[pk for i in request.POST.getlist("charger") if (pk := parse_id(i))])
             .select_related("group")
         )
@@ -122,13 +123,11 @@ def chargers_move(request):
         # "All matching the filter" on the Opladere page: those of them one may move.
         chargers = list(
             charger_filter(user, request.GET)
-            .filter(pk__in=access.manageable_chargers(user))
+            .filter(pk__in=manageable_chargers(user))
             .select_related("group")
         )
     else:
-        chargers = [
-            access.get_manageable_charger(user, pk) for pk in request.GET.getlist("charger")
-        ]
+        chargers = [get_manageable_charger(user, pk) for pk in request.GET.getlist("charger")]
     form = ChargersMoveForm(posted(request), user=user)
     if form.is_valid():
         try:

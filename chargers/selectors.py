@@ -1,24 +1,27 @@
 """Reads for the Opladere page: the user's chargers, filtered, searched and sorted.
 
-The page shows restart state too, so this read layer (not the models) knows restarts.
+The page shows restart state too; restarts add that (and the "restarting" status
+filter) through `chargers.extensions`, so this floor never imports them.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from chargers import extensions
+from chargers.access import visible_chargers
+from chargers.extensions import StatusFilter
 from chargers.models import Charger
-from restarts.models import RestartJob
 from tenancy import access
 from tenancy.ids import parse_id
 
-STATUS_FILTERS = {
-    "connected": _("Connected"),
-    "disconnected": _("Disconnected"),
-    "charging": _("Charging"),
-    "restarting": _("Restarting"),
-    "faulted": _("Faulted"),
+# The page's own status filters; a higher app may add more (extensions).
+OWN_STATUS_FILTERS = {
+    "connected": StatusFilter(_("Connected"), Q(is_connected=True)),
+    "disconnected": StatusFilter(_("Disconnected"), Q(is_connected=False)),
+    "charging": StatusFilter(_("Charging"), Q(session_active=True)),
+    "faulted": StatusFilter(_("Faulted"), Q(last_status="Faulted")),
 }
 
 SORTS = {
@@ -32,6 +35,11 @@ SORTS = {
     "seen": (F("last_seen_at"), F("pk")),
 }
 DEFAULT_SORT = "name"
+
+
+def status_filters() -> dict[str, StatusFilter]:
+    """Every status the page filters by, in the order it lists them."""
+    return extensions.with_registered_filters(OWN_STATUS_FILTERS)
 
 
 def clean_sort(raw: str | None) -> str:
@@ -52,7 +60,7 @@ def charger_filter(user, params) -> QuerySet[Charger]:
 
     Unknown or foreign group ids filter to nothing rather than failing.
     """
-    qs = access.visible_chargers(user)
+    qs = visible_chargers(user)
     # PostgreSQL text cannot hold NUL: a pasted one is dropped, not a 500.
     q = (params.get("q") or "").replace("\x00", "").strip()
     if q:
@@ -65,18 +73,7 @@ def charger_filter(user, params) -> QuerySet[Charger]:
         pk = parse_id(group_id)
         group = visible.filter(pk=pk).first() if pk else None
         qs = qs.filter(group__path__startswith=group.path) if group else qs.none()
-    status = params.get("status") or ""
-    if status == "connected":
-        qs = qs.filter(is_connected=True)
-    elif status == "disconnected":
-        qs = qs.filter(is_connected=False)
-    elif status == "charging":
-        qs = qs.filter(session_active=True)
-    elif status == "faulted":
-        qs = qs.filter(last_status="Faulted")
-    elif status == "restarting":
-        unfinished = RestartJob.objects.filter(
-            charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED
-        )
-        qs = qs.filter(Exists(unfinished))
+    status = status_filters().get(params.get("status") or "")
+    if status:
+        qs = qs.filter(status.condition)
     return qs.order_by(*_ordering(clean_sort(params.get("sort"))))

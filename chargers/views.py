@@ -1,4 +1,7 @@
-"""The Opladere page and a charger's own page."""
+"""The Opladere page and a charger's own page.
+
+What restarts add to them (row state, polling, history) comes through
+`chargers.extensions`, registered from above."""
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -6,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from chargers import selectors
-from restarts.selectors import attach_row_restarts, with_latest_restart
+from chargers import extensions, selectors
+from chargers.access import get_charger_for_user, manageable_chargers
 from tenancy import access
 
 PAGE_SIZE = 50
@@ -37,11 +40,11 @@ def _columns(params, sort: str) -> list[dict]:
 @require_GET
 @vary_on_headers("HX-Request")
 def charger_list(request):
-    chargers = with_latest_restart(
+    chargers = extensions.annotate_rows(
         selectors.charger_filter(request.user, request.GET).select_related("group")
     )
     page = Paginator(chargers, PAGE_SIZE).get_page(request.GET.get("page"))
-    poll = attach_row_restarts(page.object_list)
+    poll = extensions.decorate_rows(page.object_list)
     params = request.GET.copy()
     params.pop("page", None)
     sort = selectors.clean_sort(request.GET.get("sort"))
@@ -57,22 +60,18 @@ def charger_list(request):
     if request.htmx:
         return render(request, "chargers/list.html#charger_rows", context)
     context["groups"] = access.visible_groups(request.user).select_related("organisation")
-    context["statuses"] = selectors.STATUS_FILTERS
+    context["statuses"] = {k: f.label for k, f in selectors.status_filters().items()}
     return render(request, "chargers/list.html", context)
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 def charger_detail(request, pk):
-    charger = access.get_charger_for_user(request.user, pk)
-    jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
-    charger.restart_state = jobs[0].state if jobs else None
-    charger.restart_finished_at = jobs[0].finished_at if jobs else None
+    charger = get_charger_for_user(request.user, pk)
     context = {
         "charger": charger,
-        "poll": attach_row_restarts([charger]),
-        "can_restart": access.manageable_chargers(request.user).filter(pk=charger.pk).exists(),
-        "jobs": jobs,
+        **extensions.detail_context(charger),  # e.g. "jobs" and "poll" from restarts
+        "can_restart": manageable_chargers(request.user).filter(pk=charger.pk).exists(),
     }
     if request.htmx:
         return render(request, "chargers/detail.html#charger_state", context)

@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
+from chargers.access import manageable_chargers
 from restarts.models import RestartJob, RestartRequest
-from tenancy import access
 from tenancy.admin import ScopedAdmin
 
 
@@ -28,7 +28,7 @@ class RestartJobInline(ReadOnlyMixin, admin.TabularInline):
         qs = super().get_queryset(request).select_related("charger")
         if request.user.is_superuser:
             return qs
-        return qs.filter(charger__in=access.manageable_chargers(request.user))
+        return qs.filter(charger__in=manageable_chargers(request.user))
 
 
 @admin.register(RestartRequest)
@@ -39,7 +39,7 @@ class RestartRequestAdmin(ReadOnlyMixin, ScopedAdmin):
     inlines = [RestartJobInline]
 
     def scope(self, request, qs):
-        mine = RestartJob.objects.filter(charger__in=access.manageable_chargers(request.user))
+        mine = RestartJob.objects.filter(charger__in=manageable_chargers(request.user))
         return qs.filter(pk__in=mine.values("request_id"))
 
 
@@ -51,4 +51,4 @@ class RestartJobAdmin(ReadOnlyMixin, ScopedAdmin):
     list_select_related = ["charger"]
 
     def scope(self, request, qs):
-        return qs.filter(charger__in=access.manageable_chargers(request.user))
+        return qs.filter(charger__in=manageable_chargers(request.user))

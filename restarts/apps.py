@@ -7,4 +7,6 @@ class RestartsConfig(AppConfig):
     verbose_name = _("Restarts")
 
     def ready(self):
-        from restarts import receivers  # noqa: F401 - connects the signal receivers
+        from restarts import charger_pages, receivers  # noqa: F401 - receivers connect on import
+
+        charger_pages.register()

@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from chargers.access import manageable_chargers, visible_chargers
 from chargers.models import Charger
 from restarts.models import RestartJob
-from tenancy import access
 from tenancy.ids import parse_id
 
 # Reason codes, in the order the window names them, with their human reason.
@@ -94,11 +94,11 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
     result = Evaluation()
 
     if isinstance(chargers, QuerySet):
-        asked = access.visible_chargers(user).filter(pk__in=chargers.values("pk"))
+        asked = visible_chargers(user).filter(pk__in=chargers.values("pk"))
         unknown = 0
     else:
         ids = list(dict.fromkeys(clean_ids(chargers)))
-        asked = access.visible_chargers(user).filter(pk__in=[i for i in ids if i is not None])
+        asked = visible_chargers(user).filter(pk__in=[i for i in ids if i is not None])
         unknown = None  # known after the query
     unfinished = RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)
     visible = list(
@@ -111,9 +111,7 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
     result.left_out.update({"not_found": [None] * unknown} if unknown else {})
 
     manageable = set(
-        access.manageable_chargers(user)
-        .filter(pk__in=asked.values("pk"))
-        .values_list("pk", flat=True)
+        manageable_chargers(user).filter(pk__in=asked.values("pk")).values_list("pk", flat=True)
     )
     several = len(visible) > 1
     for charger in visible:

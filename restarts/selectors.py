@@ -9,8 +9,8 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chargers.access import manageable_chargers
 from restarts.models import RestartJob, RestartRequest
-from tenancy import access
 
 State = RestartJob.State
 
@@ -72,8 +72,8 @@ def attach_row_restarts(chargers) -> str | None:
 
 def history_for(user) -> QuerySet[RestartRequest]:
     """Requests touching chargers `user` manages, counting only those jobs."""
-    mine = Q(jobs__charger__in=access.manageable_chargers(user))
-    scope = RestartJob.objects.filter(charger__in=access.manageable_chargers(user))
+    mine = Q(jobs__charger__in=manageable_chargers(user))
+    scope = RestartJob.objects.filter(charger__in=manageable_chargers(user))
     return (
         RestartRequest.objects.filter(pk__in=scope.values("request_id"))
         .annotate(
@@ -88,7 +88,7 @@ def history_for(user) -> QuerySet[RestartRequest]:
 
 def jobs_for(user, restart_request: RestartRequest) -> QuerySet[RestartJob]:
     return (
-        restart_request.jobs.filter(charger__in=access.manageable_chargers(user))
+        restart_request.jobs.filter(charger__in=manageable_chargers(user))
         .select_related("charger__group")
         .order_by("charger__name", "pk")
     )

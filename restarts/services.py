@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from chargers.access import visible_chargers
 from chargers.models import Charger
 from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
 from restarts.models import RestartJob, RestartRequest
@@ -140,7 +141,7 @@ def restart_request_create(
 
     # Serialise requests for the same chargers, then decide with what is committed.
     list(
-        access.visible_chargers(user)
+        visible_chargers(user)
         .filter(pk__in=ids)
         .select_for_update(of=("self",))
         .order_by("pk")

@@ -1,9 +1,10 @@
 """The one place that decides who may see and manage what.
 
-Every view fetches groups and chargers through these querysets, so an object
-outside the user's groups is simply not found: a 404, the same as one that does
-not exist. Roles reach down the tree: a membership in a group covers that group
-and every group below it.
+Every view fetches groups (here) and what lives in them (through `scope`, e.g.
+`chargers.access`) through these querysets, so an object outside the user's
+groups is simply not found: a 404, the same as one that does not exist. Roles
+reach down the tree: a membership in a group covers that group and every group
+below it.
 
 - see: any membership (super_admin, admin, user)
 - manage chargers (add, edit, move, restart): super_admin or admin
@@ -24,7 +25,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from chargers.models import Charger
 from tenancy.models import AuditEvent, Group, Membership, Organisation
 
 Role = Membership.Role
@@ -58,24 +58,24 @@ def _is_platform_admin(user) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_superuser)
 
 
-def _under(paths: list[str], field: str) -> Q | None:
+def scope(user, roles, path_field: str) -> Q:
+    """A filter for rows in the groups where `user` holds one of `roles`, or below them.
+
+    `path_field` leads from the filtered model to a group's materialized path: "path"
+    for groups, "group__path" for anything that belongs to a group (chargers), or a
+    copy of it ("group_path" on the audit trail). Platform admins reach every row; a
+    user without such a role none (a filter Django answers without a query).
+    """
+    if _is_platform_admin(user):
+        return Q()
+    paths = _root_paths(user, roles)
     if not paths:
-        return None
-    return reduce(or_, (Q(**{f"{field}__startswith": p}) for p in paths))
+        return Q(pk__in=[])
+    return reduce(or_, (Q(**{f"{path_field}__startswith": p}) for p in paths))
 
 
 def _groups(user, roles) -> QuerySet[Group]:
-    if _is_platform_admin(user):
-        return Group.objects.all()
-    q = _under(_root_paths(user, roles), "path")
-    return Group.objects.filter(q) if q is not None else Group.objects.none()
-
-
-def _chargers(user, roles) -> QuerySet[Charger]:
-    if _is_platform_admin(user):
-        return Charger.objects.all()
-    q = _under(_root_paths(user, roles), "group__path")
-    return Charger.objects.filter(q) if q is not None else Charger.objects.none()
+    return Group.objects.filter(scope(user, roles, "path"))
 
 
 def visible_groups(user) -> QuerySet[Group]:
@@ -92,24 +92,8 @@ def tree_groups(user) -> QuerySet[Group]:
     return _groups(user, TREE_ROLES)
 
 
-def visible_chargers(user) -> QuerySet[Charger]:
-    return _chargers(user, SEE_ROLES)
-
-
-def manageable_chargers(user) -> QuerySet[Charger]:
-    return _chargers(user, MANAGE_ROLES)
-
-
 def can_manage_any(user) -> bool:
     return bool(user.is_superuser or _root_paths(user, MANAGE_ROLES))
-
-
-def get_charger_for_user(user, pk) -> Charger:
-    """A charger the user may see, or 404 as if it did not exist."""
-    try:
-        return visible_chargers(user).select_related("group__organisation").get(pk=pk)
-    except (Charger.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
 
 
 def visible_organisations(user) -> QuerySet[Organisation]:
@@ -188,13 +172,6 @@ def can_manage_chargers_in(user, group: Group) -> bool:
     return role_in_group(user, group) in MANAGE_ROLES
 
 
-def get_manageable_charger(user, pk) -> Charger:
-    """A charger the user may edit: 404 if they cannot see it, 403 if they only see it."""
-    charger = get_charger_for_user(user, pk)
-    require(can_manage_chargers_in(user, charger.group))
-    return charger
-
-
 # -- people ------------------------------------------------------------------
 
 
@@ -242,7 +219,4 @@ def can_read_audit(user) -> bool:
 
 def audit_events(user) -> QuerySet[AuditEvent]:
     """Events recorded anywhere in the trees the user runs as super-admin."""
-    if _is_platform_admin(user):
-        return AuditEvent.objects.all()
-    q = _under(_root_paths(user, TREE_ROLES), "group_path")
-    return AuditEvent.objects.filter(q) if q is not None else AuditEvent.objects.none()
+    return AuditEvent.objects.filter(scope(user, TREE_ROLES, "group_path"))

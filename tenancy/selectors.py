@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from chargers.models import Charger
 from tenancy import access
 from tenancy.models import AuditEvent, Group, Membership, Organisation
 
@@ -38,6 +37,8 @@ def group_tree(user, organisation: Organisation | None = None) -> list[OrgTree]:
 
     Charger counts include every sub-group (what the group holds); member counts
     are the group's own memberships. Three queries, whatever the size of the tree.
+    Chargers are counted through the reverse relation `Group.chargers`, so this
+    floor names no model above it.
     """
     visible = access.visible_groups(user)
     if organisation is not None:
@@ -45,10 +46,13 @@ def group_tree(user, organisation: Organisation | None = None) -> list[OrgTree]:
     groups = list(visible.select_related("organisation__subscription").order_by("path"))
     ids = [g.pk for g in groups]
     direct = {
-        row["group_id"]: row
-        for row in Charger.objects.filter(group_id__in=ids)
-        .values("group_id")
-        .annotate(all=Count("pk"), connected=Count("pk", filter=Q(is_connected=True)))
+        row["pk"]: row
+        for row in Group.objects.filter(pk__in=ids)
+        .values("pk")
+        .annotate(
+            all=Count("chargers"),
+            connected=Count("chargers", filter=Q(chargers__is_connected=True)),
+        )
     }
     members = dict(
         Membership.objects.filter(group_id__in=ids)
@@ -104,7 +108,9 @@ def organisations_without_business(user) -> list[Organisation]:
 
 
 def group_chargers(user, group: Group):
-    return access.visible_chargers(user).filter(group=group).order_by("name", "pk")
+    """The group's own chargers that `user` may see (through the reverse relation)."""
+    in_scope = access.scope(user, access.SEE_ROLES, "group__path")
+    return group.chargers.filter(in_scope).order_by("name", "pk")
 
 
 def group_members(user, group: Group) -> tuple[list[Membership], list[Membership]]:

@@ -1,0 +1,81 @@
+"""Where a higher floor adds to the charger pages without `chargers` importing it.
+
+The Opladere page shows each row's latest restart, polls while one runs and filters
+"restarting"; a charger's page lists its restarts. Restarts live a floor above
+chargers, so they register those pieces here (in `RestartsConfig.ready()`), the
+same way the gateway tells restarts about boots through `chargers.signals`: the
+dependency keeps pointing down, and the pages ask this registry, never `restarts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db.models import Expression, Q, QuerySet
+
+
+@dataclass(frozen=True)
+class StatusFilter:
+    """One choice of the page's status filter (and of the API's `status`)."""
+
+    label: str
+    condition: Q | Expression  # what `Charger.objects.filter(condition)` keeps
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What a higher app adds to the charger rows and to a charger's page.
+
+    annotate: adds columns to the list's own query, before paging (no query per row).
+    decorate: sets attributes on one page's chargers; returns the polling interval
+        ("2s") the page needs while something is under way, else None.
+    detail: the extra context of a charger's page (may set the same attributes).
+    """
+
+    annotate: Callable[[QuerySet], QuerySet]
+    decorate: Callable[[Iterable], str | None]
+    detail: Callable[[object], dict]
+
+
+_status_filters: dict[str, tuple[StatusFilter, str | None]] = {}
+_rows: list[Rows] = []
+
+
+def register_status_filter(key: str, status: StatusFilter, *, before: str | None = None) -> None:
+    """Add a status filter, listed before the page's own filter `before` (else last)."""
+    _status_filters[key] = (status, before)
+
+
+def register_rows(rows: Rows) -> None:
+    if rows not in _rows:
+        _rows.append(rows)
+
+
+def with_registered_filters(own: dict[str, StatusFilter]) -> dict[str, StatusFilter]:
+    """The page's own status filters and the registered ones, in the order listed."""
+    merged: dict[str, StatusFilter] = {}
+    for key, status in own.items():
+        merged.update({k: f for k, (f, before) in _status_filters.items() if before == key})
+        merged[key] = status
+    merged.update({k: f for k, (f, _) in _status_filters.items() if k not in merged})
+    return merged
+
+
+def annotate_rows(chargers: QuerySet) -> QuerySet:
+    for rows in _rows:
+        chargers = rows.annotate(chargers)
+    return chargers
+
+
+def decorate_rows(chargers: Iterable) -> str | None:
+    """Decorate one page of chargers; the shortest polling interval any extension needs."""
+    polls = [poll for rows in _rows if (poll := rows.decorate(chargers))]
+    return min(polls, key=lambda poll: float(poll.removesuffix("s")), default=None)
+
+
+def detail_context(charger) -> dict:
+    context: dict = {}
+    for rows in _rows:
+        context.update(rows.detail(charger))
+    return context

@@ -1,0 +1,39 @@
+"""What restarts add to the charger pages, through `chargers.extensions`.
+
+Registered in `RestartsConfig.ready()`: each row's latest restart and the polling
+while one runs, the "restarting" status filter (page and API), and a charger's
+restart history. Chargers sit below restarts, so they ask their registry for
+these, never this module.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from chargers import extensions
+from restarts.models import RestartJob
+from restarts.selectors import attach_row_restarts, with_latest_restart
+
+RESTARTING = extensions.StatusFilter(
+    _("Restarting"),
+    Exists(RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)),
+)
+
+
+def charger_page(charger) -> dict:
+    """A charger's ten latest restarts; its row state is the newest one's (no extra query)."""
+    jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
+    charger.restart_state = jobs[0].state if jobs else None
+    charger.restart_finished_at = jobs[0].finished_at if jobs else None
+    return {"jobs": jobs, "poll": attach_row_restarts([charger])}
+
+
+ROWS = extensions.Rows(
+    annotate=with_latest_restart, decorate=attach_row_restarts, detail=charger_page
+)
+
+
+def register() -> None:
+    extensions.register_status_filter("restarting", RESTARTING, before="faulted")
+    extensions.register_rows(ROWS)
