@@ -7,7 +7,7 @@
 - ``ocpp:gateway:<id>:alive`` (string with a TTL): refreshed by a running gateway. A
   route to a gateway whose key has expired is stale: that process is gone.
 - ``ocpp:gateway:<id>:requests`` (list): requests for that gateway, JSON, FIFO.
-- ``ocpp:reply:<request id>`` (list): the gateway pushes the one answer here.
+- ``ocpp:reply:<id>`` (list): the gateway pushes the replies here, each naming its request.
 """
 
 from __future__ import annotations
