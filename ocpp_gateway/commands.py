@@ -1,8 +1,9 @@
-"""The command channel: ask the gateway that holds a charger's socket to send it a call.
+"""The command client: ask the gateway that holds a charger's socket to send it a call.
 
 Synchronous, for Celery workers, views and tests. Nothing here touches a socket: the
-request goes over Redis to the one gateway process that holds the charger (see
-``ocpp_gateway/registry.py``), which sends the call and pushes the answer back.
+request goes over Redis (``channel.py``: the message; ``registry.py``: the keys) to the
+one gateway process that holds the charger, which sends the call and pushes the answer
+back. Every call, one or a thousand, takes the same path: ``send_calls``.
 
 Every call has a deadline. The gateway never sends a call whose deadline has passed
 before it picked the request up, so a caller that gave up never causes a late Reset.
@@ -11,64 +12,24 @@ before it picked the request up, so a caller that gave up never causes a late Re
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ocpp_gateway import registry
-
-ANSWERED = "answered"
-NOT_CONNECTED = "not_connected"
-TIMEOUT = "timeout"
-CALL_ERROR = "call_error"
-ERROR = "error"
-# The command channel (Redis) failed before the request was queued: nothing can have
-# been sent, so the caller may safely try again later.
-NOT_SENT = "not_sent"
+from ocpp_gateway import channel, registry
+from ocpp_gateway.channel import ERROR, NOT_CONNECTED, NOT_SENT, TIMEOUT, CallResult
 
 # How much longer than the deadline the client waits for the gateway's own reply
 # (the gateway answers "timeout" itself at the deadline; this covers the hop back).
 REPLY_GRACE = 2.0
 
 RESET_TYPES = {"1.6": ("Soft", "Hard"), "2.0.1": ("Immediate", "OnIdle")}
-
-
-@dataclass(frozen=True)
-class CallResult:
-    outcome: str  # "answered" | "not_connected" | "timeout" | "call_error" | "error" | "not_sent"
-    status: str | None = None  # the answer's status field when answered
-    payload: dict | None = None  # the whole CallResult payload when answered
-    detail: str = ""  # why, when not answered
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == ANSWERED
-
-    def to_dict(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "status": self.status,
-            "payload": self.payload,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CallResult:
-        return cls(
-            outcome=str(data.get("outcome") or ERROR),
-            status=data.get("status"),
-            payload=data.get("payload"),
-            detail=str(data.get("detail") or ""),
-        )
-
 
 _client_lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
@@ -92,17 +53,26 @@ def _redis() -> redis.Redis:
         return client
 
 
-def _live_route(client: redis.Redis, charge_point_id: str) -> registry.Route | None:
-    route = registry.Route.decode(client.hget(registry.ROUTES, charge_point_id))
-    if route is None or not client.exists(registry.alive_key(route.gateway_id)):
-        return None
-    return route
+def _live_routes(client: redis.Redis, charge_point_ids: list[str]) -> dict[str, registry.Route]:
+    """The routes of those chargers whose gateway is alive: two round trips for any number."""
+    raw = client.hmget(registry.ROUTES, charge_point_ids)
+    routes = dict(zip(charge_point_ids, map(registry.Route.decode, raw), strict=True))
+    gateways = sorted({r.gateway_id for r in routes.values() if r is not None})
+    with client.pipeline(transaction=False) as pipe:
+        for gateway_id in gateways:
+            pipe.exists(registry.alive_key(gateway_id))
+        alive = {g for g, up in zip(gateways, pipe.execute(), strict=True) if up}
+    return {cp: r for cp, r in routes.items() if r is not None and r.gateway_id in alive}
+
+
+def _live_route(charge_point_id: str) -> registry.Route | None:
+    return _live_routes(_redis(), [charge_point_id]).get(charge_point_id)
 
 
 def is_connected(charge_point_id: str) -> bool:
     """True when a running gateway holds an open socket for this charger."""
     try:
-        return _live_route(_redis(), charge_point_id) is not None
+        return _live_route(charge_point_id) is not None
     except redis.RedisError:
         return False
 
@@ -110,7 +80,7 @@ def is_connected(charge_point_id: str) -> bool:
 def negotiated_version(charge_point_id: str) -> str | None:
     """The OCPP version of the charger's current socket, or None when it is not connected."""
     try:
-        route = _live_route(_redis(), charge_point_id)
+        route = _live_route(charge_point_id)
     except redis.RedisError:
         return None
     return route.ocpp_version if route else None
@@ -120,79 +90,17 @@ def send_call(
     charge_point_id: str, action: str, payload: dict, *, timeout: float | None = None
 ) -> CallResult:
     """Send `action` with `payload` (the OCPP JSON payload) and wait for the charger's answer."""
-    return _send(charge_point_id, action, payload, timeout)
+    return send_calls([(charge_point_id, action, payload)], timeout=timeout)[0]
 
 
-def _send(charge_point_id, action, payload, timeout, check_route=None) -> CallResult:
-    timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
-    try:
-        client = _redis()
-        route = _live_route(client, charge_point_id)
-    except redis.RedisError as exc:
-        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
-    if route is None:
-        return CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway")
-    problem = check_route(route) if check_route else None
-    if problem:
-        return CallResult(ERROR, detail=problem)
-    try:
-        return _request(client, route, charge_point_id, action, payload, timeout)
-    except _NotQueued as exc:
-        return CallResult(NOT_SENT, detail=f"command channel unavailable: {exc.__cause__}")
-    except redis.RedisError as exc:
-        # The request was queued: the gateway may have sent it. We cannot know.
-        return CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
-
-
-def _before_write(exc: Exception) -> bool:
-    """True when redis-py failed before the command's bytes left (no connection, or
-    the write itself failed), so Redis cannot have queued it."""
-    text = str(exc)
-    return isinstance(exc, redis.ConnectionError) and (
-        "connecting to" in text or "writing to socket" in text
+def trigger_boot_notification(charge_point_id: str, *, timeout: float | None = None) -> CallResult:
+    """Ask the charger to send a BootNotification now (TriggerMessage, both versions)."""
+    return send_call(
+        charge_point_id,
+        "TriggerMessage",
+        {"requestedMessage": "BootNotification"},
+        timeout=timeout,
     )
-
-
-class _NotQueued(Exception):
-    """Pushing the request to the gateway's queue failed."""
-
-
-def _request(
-    client: redis.Redis,
-    route: registry.Route,
-    charge_point_id: str,
-    action: str,
-    payload: dict,
-    timeout: float,
-) -> CallResult:
-    request_id = uuid.uuid4().hex
-    reply = registry.reply_key(request_id)
-    deadline = time.time() + timeout
-    request = {
-        "kind": "call",
-        "id": request_id,
-        "cp": charge_point_id,
-        "action": action,
-        "payload": payload,
-        "deadline": deadline,
-        "reply": reply,
-    }
-    try:
-        client.rpush(registry.requests_key(route.gateway_id), json.dumps(request))
-    except redis.RedisError as exc:
-        if _before_write(exc):
-            raise _NotQueued from exc
-        raise  # it may have been queued: the caller reports "error", never "not sent"
-    answer = client.blpop([reply], timeout=max(timeout + REPLY_GRACE, 0.1))
-    if answer is None:
-        return CallResult(
-            TIMEOUT,
-            detail=f"no reply from gateway {route.gateway_id} within {timeout:g}s",
-        )
-    try:
-        return CallResult.from_dict(json.loads(answer[1]))
-    except (ValueError, TypeError) as exc:
-        return CallResult(ERROR, detail=f"unreadable reply from the gateway: {exc}")
 
 
 def send_reset(
@@ -203,11 +111,22 @@ def send_reset(
     A type that does not fit the charger's negotiated version is an "error" and
     nothing is sent.
     """
+    return send_resets([(charge_point_id, reset_type)], timeout=timeout)[0]
 
-    def fits(route: registry.Route) -> str | None:
-        return _reset_problem(reset_type, route)
 
-    return _send(charge_point_id, "Reset", {"type": reset_type}, timeout, check_route=fits)
+def send_resets(
+    resets: Sequence[tuple[str, str]], *, timeout: float | None = None
+) -> list[CallResult]:
+    """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
+
+    The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
+    the same order, but a handful of Redis round trips for the lot (see `send_calls`).
+    """
+    return send_calls(
+        [(cp_id, "Reset", {"type": reset_type}) for cp_id, reset_type in resets],
+        timeout=timeout,
+        check_route=lambda i, route: _reset_problem(resets[i][1], route),
+    )
 
 
 def _reset_problem(reset_type: str, route: registry.Route) -> str | None:
@@ -220,32 +139,20 @@ def _reset_problem(reset_type: str, route: registry.Route) -> str | None:
     )
 
 
-def send_resets(
-    resets: Sequence[tuple[str, str]], *, timeout: float | None = None
-) -> list[CallResult]:
-    """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
-
-    The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
-    the same order, but a handful of Redis round trips for the lot: the routes in one
-    read, every request pushed to its gateway in one pipeline, and the answers
-    collected from one reply list as they arrive, until all are in or the deadline
-    (plus the hop back) has passed. Each request still carries the deadline, so no
-    gateway sends a Reset after the caller stopped waiting for it.
-    """
-    return send_calls(
-        [(cp_id, "Reset", {"type": reset_type}) for cp_id, reset_type in resets],
-        timeout=timeout,
-        check_route=lambda i, route: _reset_problem(resets[i][1], route),
-    )
-
-
 def send_calls(
     calls: Sequence[tuple[str, str, dict]],
     *,
     timeout: float | None = None,
     check_route: Callable[[int, registry.Route], str | None] | None = None,
 ) -> list[CallResult]:
-    """Send (charge point id, action, payload) calls together; one CallResult each, in order."""
+    """Send (charge point id, action, payload) calls together; one CallResult each, in order.
+
+    The routes in one read, every request pushed to its gateway in one RPUSH, and the
+    answers collected from one reply list as they arrive, until all are in or the
+    deadline (plus the hop back) has passed. Each request carries the deadline, so no
+    gateway sends a call after the caller stopped waiting for it. `check_route` may
+    refuse a call for the charger's route (its OCPP version): an "error", not sent.
+    """
     timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
     results: list[CallResult | None] = [None] * len(calls)
     if not calls:
@@ -273,16 +180,8 @@ def send_calls(
             results[i] = CallResult(ERROR, detail=problem)
             continue
         request_id = f"{batch}.{i}"
-        request = {
-            "kind": "call",
-            "id": request_id,
-            "cp": cp_id,
-            "action": action,
-            "payload": payload,
-            "deadline": deadline,
-            "reply": reply,
-        }
-        per_gateway.setdefault(route.gateway_id, []).append((request_id, json.dumps(request)))
+        request = channel.call_request(request_id, cp_id, action, payload, deadline, reply)
+        per_gateway.setdefault(route.gateway_id, []).append((request_id, request.encode()))
         outstanding[request_id] = i
     # One RPUSH per gateway (a handful), each whole or not at all: a failed one queued
     # nothing, so its calls are "not_sent" and may be tried again.
@@ -311,16 +210,13 @@ def send_calls(
     return [r or CallResult(ERROR, detail="no result") for r in results]
 
 
-def _live_routes(client: redis.Redis, charge_point_ids: list[str]) -> dict[str, registry.Route]:
-    """The routes of those chargers whose gateway is alive: two round trips for any number."""
-    raw = client.hmget(registry.ROUTES, charge_point_ids)
-    routes = dict(zip(charge_point_ids, map(registry.Route.decode, raw), strict=True))
-    gateways = sorted({r.gateway_id for r in routes.values() if r is not None})
-    with client.pipeline(transaction=False) as pipe:
-        for gateway_id in gateways:
-            pipe.exists(registry.alive_key(gateway_id))
-        alive = {g for g, up in zip(gateways, pipe.execute(), strict=True) if up}
-    return {cp: r for cp, r in routes.items() if r is not None and r.gateway_id in alive}
+def _before_write(exc: Exception) -> bool:
+    """True when redis-py failed before the command's bytes left (no connection, or
+    the write itself failed), so Redis cannot have queued it."""
+    text = str(exc)
+    return isinstance(exc, redis.ConnectionError) and (
+        "connecting to" in text or "writing to socket" in text
+    )
 
 
 def _collect(client, reply: str, outstanding: dict[str, int], results: list, until: float) -> None:
@@ -335,18 +231,8 @@ def _collect(client, reply: str, outstanding: dict[str, int], results: list, unt
         items = [first[1]] + (client.lpop(reply, len(outstanding)) or [])
         for raw in items:
             try:
-                data = json.loads(raw)
-                i = outstanding.pop(str(data.get("id")))
-            except (ValueError, TypeError, AttributeError, KeyError):
+                request_id, result = channel.decode_reply(raw)
+                i = outstanding.pop(request_id)
+            except (ValueError, KeyError):
                 continue  # unreadable, or an answer nobody here waits for
-            results[i] = CallResult.from_dict(data)
-
-
-def trigger_boot_notification(charge_point_id: str, *, timeout: float | None = None) -> CallResult:
-    """Ask the charger to send a BootNotification now (TriggerMessage, both versions)."""
-    return send_call(
-        charge_point_id,
-        "TriggerMessage",
-        {"requestedMessage": "BootNotification"},
-        timeout=timeout,
-    )
+            results[i] = result

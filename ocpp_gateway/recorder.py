@@ -285,6 +285,14 @@ def mark_disconnected(pk: int, token: str, at: datetime) -> bool:
     return bool(updated)
 
 
+def disconnect_by_id(charge_point_id: str, token: str, at: datetime) -> bool:
+    """`mark_disconnected` for a charger known by its charge point id (a dropped route)."""
+    pk = (
+        Charger.objects.filter(charge_point_id=charge_point_id).values_list("pk", flat=True).first()
+    )
+    return pk is not None and mark_disconnected(pk, token, at)
+
+
 def _write_booted(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
     fields = {name: value for name, value in facts.items() if value}
     updated = Charger.objects.filter(pk=pk).update(last_boot_at=at, last_seen_at=at, **fields)

@@ -1,4 +1,4 @@
-"""The Redis layout shared by the gateway and the command client.
+"""The Redis layout shared by the gateway and the command client (the messages: channel.py).
 
 - ``ocpp:routes`` (hash): charge point id -> JSON ``{"gw", "token", "ocpp"}``, the gateway
   process that holds the charger's socket, the socket's connection token and the
@@ -6,8 +6,8 @@
   it (only if it still holds that token) when the socket closes.
 - ``ocpp:gateway:<id>:alive`` (string with a TTL): refreshed by a running gateway. A
   route to a gateway whose key has expired is stale: that process is gone.
-- ``ocpp:gateway:<id>:requests`` (list): commands for that gateway, JSON, FIFO.
-- ``ocpp:reply:<request id>`` (list): the gateway pushes the one answer here.
+- ``ocpp:gateway:<id>:requests`` (list): requests for that gateway, JSON, FIFO.
+- ``ocpp:reply:<id>`` (list): the gateway pushes the replies here, each naming its request.
 """
 
 from __future__ import annotations

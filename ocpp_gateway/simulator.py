@@ -8,20 +8,12 @@ Used by ``manage.py simulate_chargers`` (the demo), by the tests and by benchmar
     fleet.stats()["CP-1"]["resets"]
 
 Each charger boots, sends StatusNotification, heartbeats, and on Reset answers per its
-behaviour:
-
-- ``accept`` (default): Accepted, closes its socket, stays away ``reboot_seconds``,
-  reconnects (backoff with jitter) and sends BootNotification;
-- ``reject``: Rejected; ``no_answer``: never answers a Reset;
-- ``never_back``: Accepted and never reconnects; ``slow_back``: stays away
-  ``slow_back_seconds``;
-- ``charging``: a session runs from the first boot for ``session_seconds`` (1.6
-  Start/StopTransaction, 2.0.1 TransactionEvent). In 2.0.1 an OnIdle Reset is answered
-  Scheduled and the charger restarts when the session ends; other resets end the
-  session first.
-
-A connection lost without a Reset is re-established without BootNotification, as a
-field charger does. What each charger received is counted in ``ChargerStats``.
+behaviour (``behaviours.py``: accept, reject, no_answer, never_back, slow_back,
+charging). An accepted Reset closes its socket; it stays away ``reboot_seconds``
+(``slow_back_seconds`` for slow_back), reconnects (backoff with jitter) and sends
+BootNotification. A connection lost without a Reset is re-established without
+BootNotification, as a field charger does. What each charger received is counted in
+``ChargerStats``.
 """
 
 from __future__ import annotations
@@ -34,30 +26,20 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from ocpp import v16, v201
-from ocpp.routing import after, on
 from ocpp.v16 import call as call16
-from ocpp.v16 import call_result as result16
-from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call as call201
-from ocpp.v201 import call_result as result201
-from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from ocpp_gateway.behaviours import BEHAVIOURS, ChargingSession, Sim16, Sim201, now_iso
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
 
-BEHAVIOURS = ("accept", "reject", "no_answer", "never_back", "slow_back", "charging")
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
@@ -86,69 +68,6 @@ class ChargerStats:
             "sessions_started": self.sessions_started,
             "sessions_ended": self.sessions_ended,
         }
-
-
-class _SimMixin:
-    """Charger-side handlers shared by both versions."""
-
-    sim: SimulatedCharger
-
-    async def route_message(self, raw_msg):
-        try:
-            msg = json.loads(raw_msg)
-        except ValueError:
-            msg = None
-        if isinstance(msg, list) and len(msg) == 4 and msg[0] == 2:
-            action = msg[2]
-            self.sim.stats.received[action] += 1
-            if action == "Reset":
-                reset_type = msg[3].get("type") if isinstance(msg[3], dict) else None
-                self.sim.stats.resets += 1
-                self.sim.stats.reset_types.append(str(reset_type))
-                logger.info("%s: Reset %s received", self.id, reset_type)
-                if self.sim.behaviour == "no_answer":
-                    return  # a charger that never answers
-            elif action == "TriggerMessage":
-                self.sim.stats.trigger_messages += 1
-        await super().route_message(raw_msg)
-
-
-class _Sim16(_SimMixin, v16.ChargePoint):
-    @on(Action16.reset)
-    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
-        return result16.Reset(status=self.sim.reset_answer(type))
-
-    @after(Action16.reset)
-    def after_reset(self, type, **kwargs):  # noqa: A002
-        self.sim.after_reset_answer(type)
-
-    @on(Action16.trigger_message)
-    def on_trigger_message(self, requested_message, **kwargs):
-        ok = requested_message in ("BootNotification", "Heartbeat", "StatusNotification")
-        return result16.TriggerMessage(status="Accepted" if ok else "NotImplemented")
-
-    @after(Action16.trigger_message)
-    def after_trigger_message(self, requested_message, **kwargs):
-        self.sim.spawn(self.sim.send_triggered(requested_message))
-
-
-class _Sim201(_SimMixin, v201.ChargePoint):
-    @on(Action201.reset)
-    def on_reset(self, type, **kwargs):  # noqa: A002
-        return result201.Reset(status=self.sim.reset_answer(type))
-
-    @after(Action201.reset)
-    def after_reset(self, type, **kwargs):  # noqa: A002
-        self.sim.after_reset_answer(type)
-
-    @on(Action201.trigger_message)
-    def on_trigger_message(self, requested_message, **kwargs):
-        ok = requested_message in ("BootNotification", "Heartbeat", "StatusNotification")
-        return result201.TriggerMessage(status="Accepted" if ok else "NotImplemented")
-
-    @after(Action201.trigger_message)
-    def after_trigger_message(self, requested_message, **kwargs):
-        self.sim.spawn(self.sim.send_triggered(requested_message))
 
 
 class SimulatedCharger:
@@ -187,7 +106,6 @@ class SimulatedCharger:
             slow_back_seconds if slow_back_seconds is not None else max(10 * reboot_seconds, 30)
         )
         self.heartbeat_seconds = heartbeat_seconds
-        self.session_seconds = session_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.call_timeout = call_timeout
@@ -204,11 +122,7 @@ class SimulatedCharger:
         self._stop: asyncio.Event | None = None
         self._reboot: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._reset_scheduled = False
-        self._session_state = "none"  # none -> running -> ended (once per simulator run)
-        self._session_ends_at = 0.0
-        self._transaction_id: int | str | None = None
-        self._seq_no = 0
+        self.session = ChargingSession(self, session_seconds)
 
     # -- the life of a charger -----------------------------------------------------------
     async def run(self) -> None:
@@ -260,7 +174,7 @@ class SimulatedCharger:
         """Restart now, as after a power cut: close the socket, stay away `reboot_seconds`,
         reconnect and send BootNotification. Call on its loop."""
         if self._cp is not None:
-            self.spawn(self._reboot_now("PowerUp"))
+            self.spawn(self.reboot_now("PowerUp"))
 
     async def call(self, payload, *, skip_schema_validation: bool = False):
         """Send one call on the open connection and return the answer (the load generator's
@@ -269,6 +183,11 @@ class SimulatedCharger:
         if cp is None:
             raise ConnectionError(f"{self.id} is not connected")
         return await cp.call(payload, skip_schema_validation=skip_schema_validation)
+
+    @property
+    def current_connection(self):
+        """The charger-side ChargePoint of the open socket, or None."""
+        return self._cp
 
     def _auth_headers(self) -> dict[str, str]:
         if not self.password:
@@ -285,7 +204,7 @@ class SimulatedCharger:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     async def _online(self, websocket, need_boot: bool) -> str:
-        cls = _Sim16 if self.ocpp_version == "1.6" else _Sim201
+        cls = Sim16 if self.ocpp_version == "1.6" else Sim201
         cp = cls(self.id, websocket, response_timeout=self.call_timeout, logger=frame_logger)
         cp.sim = self
         self._cp = cp
@@ -320,13 +239,11 @@ class SimulatedCharger:
         if need_boot:
             boot_interval = await self._boot(cp, "PowerUp")
             interval = interval or boot_interval
-        await self._send_status(cp)
-        if self.behaviour == "charging" and self._session_state == "none":
-            self._session_state = "running"
-            self._session_ends_at = asyncio.get_running_loop().time() + self.session_seconds
-            await self._start_session(cp)
-        if self._session_state == "running":
-            self.spawn(self._finish_session_later())
+        await self.send_status(cp)
+        if self.behaviour == "charging" and self.session.state == "none":
+            await self.session.begin(cp)
+        if self.session.running:
+            self.spawn(self.session.finish_later())
         interval = interval or 60
         while True:
             await asyncio.sleep(interval)
@@ -364,11 +281,11 @@ class SimulatedCharger:
         return call16 if self.ocpp_version == "1.6" else call201
 
     def _status_word(self) -> str:
-        if self._session_state == "running":
+        if self.session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
 
-    async def _send_status(self, cp) -> None:
+    async def send_status(self, cp) -> None:
         status = self._status_word()
         if self.ocpp_version == "1.6":
             for connector_id in (0, 1):
@@ -381,7 +298,7 @@ class SimulatedCharger:
         else:
             await cp.call(
                 call201.StatusNotification(
-                    timestamp=_now(), connector_status=status, evse_id=1, connector_id=1
+                    timestamp=now_iso(), connector_status=status, evse_id=1, connector_id=1
                 )
             )
 
@@ -389,87 +306,23 @@ class SimulatedCharger:
     def reset_answer(self, reset_type: str) -> str:
         if self.behaviour == "reject":
             return "Rejected"
-        if (
-            self.ocpp_version == "2.0.1"
-            and reset_type == "OnIdle"
-            and self._session_state == "running"
-        ):
-            self._reset_scheduled = True
+        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.session.running:
+            self.session.reset_scheduled = True
             return "Scheduled"
         return "Accepted"
 
     def after_reset_answer(self, reset_type: str) -> None:
-        if self.behaviour == "reject" or self._reset_scheduled:
+        if self.behaviour == "reject" or self.session.reset_scheduled:
             return
-        self.spawn(self._reboot_now(f"{reset_type}Reset"))
+        self.spawn(self.reboot_now(f"{reset_type}Reset"))
 
-    async def _reboot_now(self, reason: str) -> None:
+    async def reboot_now(self, reason: str) -> None:
         cp = self._cp
-        if cp is not None and self._session_state == "running":
-            await self._end_session(cp, reason)
+        if cp is not None and self.session.running:
+            await self.session.end(cp, reason)
         await asyncio.sleep(0.05)  # let the Reset answer leave before the socket closes
         if self._reboot is not None:
             self._reboot.set()
-
-    # -- the charging session ------------------------------------------------------------
-    async def _start_session(self, cp) -> None:
-        self.stats.sessions_started += 1
-        if self.ocpp_version == "1.6":
-            answer = await cp.call(
-                call16.StartTransaction(
-                    connector_id=1, id_tag="SIMTAG", meter_start=0, timestamp=_now()
-                )
-            )
-            self._transaction_id = answer.transaction_id if answer else 0
-        else:
-            self._transaction_id = f"{self.id}-{self.stats.sessions_started}"[:36]
-            await cp.call(self._transaction_event("Started", "Authorized"))
-        await self._send_status(cp)
-
-    async def _finish_session_later(self) -> None:
-        remaining = self._session_ends_at - asyncio.get_running_loop().time()
-        await asyncio.sleep(max(remaining, 0))
-        cp = self._cp
-        if cp is None or self._session_state != "running":
-            return
-        await self._end_session(cp, "Local")
-        if self._reset_scheduled:
-            self._reset_scheduled = False
-            logger.info("%s: session over, doing the scheduled reset", self.id)
-            await self._reboot_now("ScheduledReset")
-
-    async def _end_session(self, cp, reason: str) -> None:
-        self._session_state = "ended"
-        self.stats.sessions_ended += 1
-        if self.ocpp_version == "1.6":
-            stop_reason = {"SoftReset": "SoftReset", "HardReset": "HardReset"}.get(reason, "Local")
-            await cp.call(
-                call16.StopTransaction(
-                    meter_stop=1000,
-                    timestamp=_now(),
-                    transaction_id=int(self._transaction_id or 0),
-                    reason=stop_reason,
-                )
-            )
-        else:
-            trigger = "ResetCommand" if "Reset" in reason else "EVDeparted"
-            stopped = "ImmediateReset" if "Reset" in reason else "Local"
-            await cp.call(self._transaction_event("Ended", trigger, stopped_reason=stopped))
-        await self._send_status(cp)
-
-    def _transaction_event(self, event_type: str, trigger: str, stopped_reason: str | None = None):
-        self._seq_no += 1
-        info = {"transaction_id": self._transaction_id}
-        if stopped_reason:
-            info["stopped_reason"] = stopped_reason
-        return call201.TransactionEvent(
-            event_type=event_type,
-            timestamp=_now(),
-            trigger_reason=trigger,
-            seq_no=self._seq_no,
-            transaction_info=info,
-            evse={"id": 1, "connector_id": 1},
-        )
 
     # -- triggered messages --------------------------------------------------------------
     async def send_triggered(self, requested: str) -> None:
@@ -481,7 +334,7 @@ class SimulatedCharger:
         elif requested == "Heartbeat":
             await cp.call(self._payloads.Heartbeat())
         elif requested == "StatusNotification":
-            await self._send_status(cp)
+            await self.send_status(cp)
 
     def spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -517,24 +370,3 @@ class Fleet:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.stats(), indent=1, sort_keys=True))
         tmp.replace(path)
-
-
-def assign_behaviours(
-    ids: list[str],
-    explicit: dict[str, str],
-    shares: dict[str, float],
-    rng: random.Random,
-) -> dict[str, str]:
-    """Explicit behaviours first; each share then takes that fraction of the fleet from the rest."""
-    for kind in list(explicit.values()) + list(shares):
-        if kind not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {kind!r}; one of {', '.join(BEHAVIOURS)}")
-    result = {cp_id: explicit.get(cp_id, "accept") for cp_id in ids}
-    free = [cp_id for cp_id in ids if cp_id not in explicit]
-    rng.shuffle(free)
-    for kind, share in shares.items():
-        take = min(len(free), round(share * len(ids)))
-        for cp_id in free[:take]:
-            result[cp_id] = kind
-        free = free[take:]
-    return result

@@ -28,7 +28,7 @@ from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ocpp_gateway.server import Gateway
+from ocpp_gateway.server import Gateway, GatewayConfig
 from ocpp_gateway.simulator import SimulatedCharger
 from tests.helpers import free_port, spawn, stop, wait_for
 
@@ -105,7 +105,7 @@ class GatewayFactory:
         return gateway
 
     async def _make(self, options):
-        gateway = Gateway(host="127.0.0.1", **options)
+        gateway = Gateway(GatewayConfig.from_settings(host="127.0.0.1", **options))
         await gateway.start()
         return gateway
 

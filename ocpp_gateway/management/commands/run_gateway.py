@@ -7,7 +7,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from ocpp_gateway.server import Gateway
+from ocpp_gateway.server import Gateway, GatewayConfig
 
 
 class Command(BaseCommand):
@@ -26,9 +26,10 @@ class Command(BaseCommand):
         asyncio.run(self.serve(options))
 
     async def serve(self, options) -> None:
-        gateway = Gateway(
+        config = GatewayConfig.from_settings(
             host=options["host"], port=options["port"], gateway_id=options["gateway_id"]
         )
+        gateway = Gateway(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

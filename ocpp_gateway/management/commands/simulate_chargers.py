@@ -13,7 +13,8 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 
 from chargers.models import Charger
-from ocpp_gateway.simulator import BEHAVIOURS, Fleet, SimulatedCharger, assign_behaviours
+from ocpp_gateway.behaviours import BEHAVIOURS, assign_behaviours
+from ocpp_gateway.simulator import Fleet, SimulatedCharger
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

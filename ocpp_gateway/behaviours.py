@@ -1,0 +1,212 @@
+"""The field habits of a simulated charger, and how it answers the gateway's calls.
+
+The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays them:
+
+- ``accept`` (default): Reset answered Accepted, then a reboot and a BootNotification;
+- ``reject``: Rejected; ``no_answer``: never answers a Reset;
+- ``never_back``: Accepted and never reconnects; ``slow_back``: stays away longer;
+- ``charging``: a session runs from the first boot (``ChargingSession``).
+
+``assign_behaviours`` hands them out over a fleet. The charger-side ChargePoints
+(``Sim16``, ``Sim201``) count what the gateway sends and leave the answers to the
+simulated charger they belong to (their ``sim``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from datetime import UTC, datetime
+
+from ocpp import v16, v201
+from ocpp.routing import after, on
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+
+logger = logging.getLogger("ocpp_gateway.simulator")
+
+BEHAVIOURS = ("accept", "reject", "no_answer", "never_back", "slow_back", "charging")
+TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def assign_behaviours(
+    ids: list[str],
+    explicit: dict[str, str],
+    shares: dict[str, float],
+    rng: random.Random,
+) -> dict[str, str]:
+    """Explicit behaviours first; each share then takes that fraction of the fleet from the rest."""
+    for kind in list(explicit.values()) + list(shares):
+        if kind not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {kind!r}; one of {', '.join(BEHAVIOURS)}")
+    result = {cp_id: explicit.get(cp_id, "accept") for cp_id in ids}
+    free = [cp_id for cp_id in ids if cp_id not in explicit]
+    rng.shuffle(free)
+    for kind, share in shares.items():
+        take = min(len(free), round(share * len(ids)))
+        for cp_id in free[:take]:
+            result[cp_id] = kind
+        free = free[take:]
+    return result
+
+
+# -- the charger side of the socket -----------------------------------------------------
+class _SimMixin:
+    """Charger-side handlers shared by both versions; `sim` is the simulated charger."""
+
+    sim = None  # the SimulatedCharger this socket belongs to
+
+    async def route_message(self, raw_msg):
+        try:
+            msg = json.loads(raw_msg)
+        except ValueError:
+            msg = None
+        if isinstance(msg, list) and len(msg) == 4 and msg[0] == 2:
+            action = msg[2]
+            self.sim.stats.received[action] += 1
+            if action == "Reset":
+                reset_type = msg[3].get("type") if isinstance(msg[3], dict) else None
+                self.sim.stats.resets += 1
+                self.sim.stats.reset_types.append(str(reset_type))
+                logger.info("%s: Reset %s received", self.id, reset_type)
+                if self.sim.behaviour == "no_answer":
+                    return  # a charger that never answers
+            elif action == "TriggerMessage":
+                self.sim.stats.trigger_messages += 1
+        await super().route_message(raw_msg)
+
+
+class Sim16(_SimMixin, v16.ChargePoint):
+    @on(Action16.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
+        return result16.Reset(status=self.sim.reset_answer(type))
+
+    @after(Action16.reset)
+    def after_reset(self, type, **kwargs):  # noqa: A002
+        self.sim.after_reset_answer(type)
+
+    @on(Action16.trigger_message)
+    def on_trigger_message(self, requested_message, **kwargs):
+        ok = requested_message in TRIGGERABLE
+        return result16.TriggerMessage(status="Accepted" if ok else "NotImplemented")
+
+    @after(Action16.trigger_message)
+    def after_trigger_message(self, requested_message, **kwargs):
+        self.sim.spawn(self.sim.send_triggered(requested_message))
+
+
+class Sim201(_SimMixin, v201.ChargePoint):
+    @on(Action201.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002
+        return result201.Reset(status=self.sim.reset_answer(type))
+
+    @after(Action201.reset)
+    def after_reset(self, type, **kwargs):  # noqa: A002
+        self.sim.after_reset_answer(type)
+
+    @on(Action201.trigger_message)
+    def on_trigger_message(self, requested_message, **kwargs):
+        ok = requested_message in TRIGGERABLE
+        return result201.TriggerMessage(status="Accepted" if ok else "NotImplemented")
+
+    @after(Action201.trigger_message)
+    def after_trigger_message(self, requested_message, **kwargs):
+        self.sim.spawn(self.sim.send_triggered(requested_message))
+
+
+# -- the charging habit -------------------------------------------------------------------
+class ChargingSession:
+    """The ``charging`` habit: one session from the first boot, ``seconds`` long.
+
+    Once per simulator run: 1.6 Start/StopTransaction, 2.0.1 TransactionEvent. In
+    2.0.1 an OnIdle Reset during the session is answered Scheduled and done when the
+    session ends; any other Reset ends the session first. `sim` is the simulated
+    charger: its version, id, counts, status report and reboot.
+    """
+
+    def __init__(self, sim, seconds: float):
+        self.sim = sim
+        self.seconds = seconds
+        self.state = "none"  # none -> running -> ended
+        self.ends_at = 0.0
+        self.reset_scheduled = False
+        self._transaction_id: int | str | None = None
+        self._seq_no = 0
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    async def begin(self, cp) -> None:
+        self.state = "running"
+        self.ends_at = asyncio.get_running_loop().time() + self.seconds
+        sim = self.sim
+        sim.stats.sessions_started += 1
+        if sim.ocpp_version == "1.6":
+            answer = await cp.call(
+                call16.StartTransaction(
+                    connector_id=1, id_tag="SIMTAG", meter_start=0, timestamp=now_iso()
+                )
+            )
+            self._transaction_id = answer.transaction_id if answer else 0
+        else:
+            self._transaction_id = f"{sim.id}-{sim.stats.sessions_started}"[:36]
+            await cp.call(self._transaction_event("Started", "Authorized"))
+        await sim.send_status(cp)
+
+    async def finish_later(self) -> None:
+        """Wait out the session on the current connection, end it, do a scheduled reset."""
+        remaining = self.ends_at - asyncio.get_running_loop().time()
+        await asyncio.sleep(max(remaining, 0))
+        cp = self.sim.current_connection
+        if cp is None or not self.running:
+            return
+        await self.end(cp, "Local")
+        if self.reset_scheduled:
+            self.reset_scheduled = False
+            logger.info("%s: session over, doing the scheduled reset", self.sim.id)
+            await self.sim.reboot_now("ScheduledReset")
+
+    async def end(self, cp, reason: str) -> None:
+        sim = self.sim
+        self.state = "ended"
+        sim.stats.sessions_ended += 1
+        if sim.ocpp_version == "1.6":
+            stop_reason = {"SoftReset": "SoftReset", "HardReset": "HardReset"}.get(reason, "Local")
+            await cp.call(
+                call16.StopTransaction(
+                    meter_stop=1000,
+                    timestamp=now_iso(),
+                    transaction_id=int(self._transaction_id or 0),
+                    reason=stop_reason,
+                )
+            )
+        else:
+            trigger = "ResetCommand" if "Reset" in reason else "EVDeparted"
+            stopped = "ImmediateReset" if "Reset" in reason else "Local"
+            await cp.call(self._transaction_event("Ended", trigger, stopped_reason=stopped))
+        await sim.send_status(cp)
+
+    def _transaction_event(self, event_type: str, trigger: str, stopped_reason: str | None = None):
+        self._seq_no += 1
+        info = {"transaction_id": self._transaction_id}
+        if stopped_reason:
+            info["stopped_reason"] = stopped_reason
+        return call201.TransactionEvent(
+            event_type=event_type,
+            timestamp=now_iso(),
+            trigger_reason=trigger,
+            seq_no=self._seq_no,
+            transaction_info=info,
+            evse={"id": 1, "connector_id": 1},
+        )

@@ -1,0 +1,167 @@
+"""The gateway's end of the command channel: pop requests, send the calls, push the replies.
+
+Each gateway pops its own Redis list (``registry.requests_key``), takes a batch that
+is already waiting in one round trip, never sends a call whose deadline already passed,
+and pushes one reply per call (``channel.py``: the messages). A request that cannot be
+read is logged and dropped; whatever is wrong with one, the loop goes on. When the
+gateway stops, what is left in the queue is answered "not_connected".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+from ocpp_gateway import channel, registry
+from ocpp_gateway.channel import CallRequest, CallResult, Evict
+from ocpp_gateway.charge_point import GatewayChargePointMixin
+
+logger = logging.getLogger("ocpp_gateway")
+
+# Commands taken from the queue in one round trip when a batch of them is waiting.
+COMMAND_BATCH = 200
+
+
+class Sockets(Protocol):
+    """What the command loop uses of the gateway: its sockets, and a place to run calls."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def socket(self, charge_point_id) -> GatewayChargePointMixin | None: ...
+
+    async def evict(self, conn: GatewayChargePointMixin, reason: str) -> None: ...
+
+    def spawn(self, coro: Coroutine) -> None: ...
+
+
+class CommandLoop:
+    def __init__(self, client: aioredis.Redis, gateway_id: str, sockets: Sockets):
+        self.redis = client
+        self.key = registry.requests_key(gateway_id)
+        self.sockets = sockets
+
+    async def run(self) -> None:
+        """Serve the queue until cancelled."""
+        while True:
+            try:
+                item = await self.redis.blpop([self.key], timeout=1)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reading the command queue failed")
+                await asyncio.sleep(1)
+                continue
+            if item is None:
+                continue
+            await self._take(item[1])
+            # A batch of requests arrives at once: take what is already queued in one go.
+            try:
+                more = await self.redis.lpop(self.key, COMMAND_BATCH) or []
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("reading the command queue failed")
+                continue
+            pending = list(more)
+            try:
+                while pending:
+                    await self._take(pending.pop(0))
+            except asyncio.CancelledError:
+                if pending:  # back to the head of the queue, for answer_leftovers
+                    await self.redis.lpush(self.key, *reversed(pending))
+                raise
+
+    async def answer_leftovers(self) -> None:
+        """After the loop stopped: answer what is still queued (not connected, we stop)."""
+        try:
+            while raw := await self.redis.lpop(self.key):
+                await self._take(raw)
+        except Exception:
+            logger.exception("could not answer the commands left in the queue")
+
+    async def _take(self, raw) -> None:
+        """Handle one command; whatever is wrong with it, the command loop goes on."""
+        try:
+            await self._handle(raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("command dropped: %r", raw[:200])
+
+    async def _handle(self, raw) -> None:
+        try:
+            request = channel.decode_request(raw)
+        except channel.UnreadableRequest:
+            logger.error("unreadable command dropped: %r", raw[:200])
+            return
+        except channel.UnknownRequest:
+            logger.error("unknown command dropped: %r", raw[:200])
+            return
+        if isinstance(request, Evict):
+            conn = self.sockets.socket(request.cp)
+            if conn is not None and conn.token != request.token:
+                logger.info("%s: connected through another gateway now; closing here", conn.id)
+                await self.sockets.evict(conn, "replaced by a newer connection")
+            return
+        try:
+            remaining = float(request.deadline) - time.time()
+        except (TypeError, ValueError):
+            await self._reply(
+                request, CallResult(channel.ERROR, detail="command without a deadline")
+            )
+            return
+        if remaining <= 0:
+            logger.warning(
+                "%s: %s not sent: its deadline passed %.1fs before we picked it up",
+                request.cp,
+                request.action,
+                -remaining,
+            )
+            detail = "not sent: the deadline passed before the gateway picked it up"
+            await self._reply(request, CallResult(channel.TIMEOUT, detail=detail))
+            return
+        if not isinstance(request.action, str) or not isinstance(request.payload, dict):
+            await self._reply(
+                request, CallResult(channel.ERROR, detail="action and payload required")
+            )
+            return
+        conn = self.sockets.socket(request.cp)
+        if conn is None or conn.closed or self.sockets.stopping:
+            detail = "not connected to this gateway"
+            await self._reply(request, CallResult(channel.NOT_CONNECTED, detail=detail))
+            return
+        deadline = asyncio.get_running_loop().time() + remaining
+        self.sockets.spawn(self._call(conn, request, deadline))
+
+    async def _call(self, conn: GatewayChargePointMixin, request: CallRequest, deadline) -> None:
+        action = request.action
+        try:
+            result = await conn.send_call(action, request.payload, deadline)
+        except Exception as exc:
+            logger.exception("%s: %s failed", conn.id, action)
+            result = CallResult(channel.ERROR, detail=f"gateway error: {exc.__class__.__name__}")
+        logger.info(
+            "%s: %s -> %s %s %s",
+            conn.id,
+            action,
+            result.outcome,
+            result.status or "",
+            result.detail,
+        )
+        await self._reply(request, result)
+
+    async def _reply(self, request: CallRequest, result: CallResult) -> None:
+        """Push the answer, naming its request (several requests may share a reply list)."""
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.rpush(request.reply, channel.encode_reply(request.id, result))
+                pipe.expire(request.reply, registry.REPLY_TTL)
+                await pipe.execute()
+        except Exception:
+            logger.exception("could not deliver a command reply")

@@ -1,0 +1,125 @@
+"""A gateway's entries in the Redis route table, and its liveness key (layout: registry.py).
+
+A socket that opens claims its charger's route (and asks the gateway that held it
+before, if another, to let go); one that closes releases it only while it still owns
+it. A running gateway refreshes its liveness key; when the key was gone (Redis lost
+its data, or we hung past its TTL) every route of ours is written again. The sweep
+drops routes of dead gateways and our own stale ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+from ocpp_gateway import registry
+from ocpp_gateway.channel import Evict
+
+logger = logging.getLogger("ocpp_gateway")
+
+
+class Socket(Protocol):
+    """What the route table reads of one open socket."""
+
+    id: str
+    token: str
+    ocpp_version: str
+    route_written: bool
+    closed: bool
+
+
+class RouteTable:
+    def __init__(self, client: aioredis.Redis, gateway_id: str):
+        self.redis = client
+        self.gateway_id = gateway_id
+        self._delete_if_owned = client.register_script(registry.DELETE_ROUTE_IF_OWNED)
+
+    def _route(self, conn: Socket) -> registry.Route:
+        return registry.Route(self.gateway_id, conn.token, conn.ocpp_version)
+
+    # -- liveness ------------------------------------------------------------------------
+    async def refresh_alive(self) -> bool:
+        """Refresh our liveness key; False when it was gone (Redis lost its data, or we hung)."""
+        previous = await self.redis.set(
+            registry.alive_key(self.gateway_id), str(time.time()), ex=registry.ALIVE_TTL, get=True
+        )
+        return previous is not None
+
+    async def drop_alive(self) -> None:
+        await self.redis.delete(registry.alive_key(self.gateway_id))
+
+    # -- one socket's route ----------------------------------------------------------------
+    async def claim(self, conn: Socket) -> None:
+        """Route the charger to this socket; the gateway that held it before lets go."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(registry.ROUTES, conn.id)
+            pipe.hset(registry.ROUTES, conn.id, self._route(conn).encode())
+            previous_raw, _ = await pipe.execute()
+        conn.route_written = True
+        previous = registry.Route.decode(previous_raw)
+        if previous and previous.gateway_id != self.gateway_id:
+            # The old socket lives in another gateway process: ask it to let go.
+            await self.redis.rpush(
+                registry.requests_key(previous.gateway_id), Evict(conn.id, conn.token).encode()
+            )
+
+    async def release(self, conn: Socket) -> bool:
+        """Drop the charger's route if it is still this socket's."""
+        return bool(await self._drop_if_owned(conn.id, self._route(conn).encode()))
+
+    async def _drop_if_owned(self, charge_point_id: str, encoded_route: str):
+        return await self._delete_if_owned(
+            keys=[registry.ROUTES], args=[charge_point_id, encoded_route]
+        )
+
+    # -- all of ours -------------------------------------------------------------------------
+    async def restore(self, conns: Iterable[Socket], *, everything: bool) -> None:
+        """Write the routes of our sockets that Redis does not have.
+
+        A route whose write failed (Redis away while the charger connected) is retried;
+        after Redis lost its data (restarted without persistence) every route is written
+        again. HSETNX: a route another socket wrote meanwhile is newer and stays.
+        """
+        todo = [c for c in list(conns) if (everything or not c.route_written) and not c.closed]
+        for conn in todo:
+            await self.redis.hsetnx(registry.ROUTES, conn.id, self._route(conn).encode())
+            conn.route_written = True
+        if todo:
+            logger.info("restored %d routes in Redis", len(todo))
+
+    async def sweep(
+        self,
+        holds: Callable[[str, str], bool],
+        dropped: Callable[[str, registry.Route], Awaitable[None]],
+    ) -> None:
+        """Drop routes held by dead gateways (or by our own previous life).
+
+        `holds(charge point id, token)` says whether this gateway still has that socket;
+        `dropped` is awaited for each route removed (to mark the charger disconnected).
+        """
+        routes = await self.redis.hgetall(registry.ROUTES)
+        alive: dict[str, bool] = {}
+        for raw_id, raw_route in routes.items():
+            cp_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            route = registry.Route.decode(raw_route)
+            if route is None:
+                await self.redis.hdel(registry.ROUTES, cp_id)
+                continue
+            if route.gateway_id == self.gateway_id:
+                stale = not holds(cp_id, route.token)
+            else:
+                if route.gateway_id not in alive:
+                    alive[route.gateway_id] = bool(
+                        await self.redis.exists(registry.alive_key(route.gateway_id))
+                    )
+                stale = not alive[route.gateway_id]
+            if not stale:
+                continue
+            raw = raw_route.decode() if isinstance(raw_route, bytes) else raw_route
+            if await self._drop_if_owned(cp_id, raw):
+                logger.info("%s: dropped the route of gone gateway %s", cp_id, route.gateway_id)
+                await dropped(cp_id, route)
