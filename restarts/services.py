@@ -1,8 +1,8 @@
 """Writes for restarts: the request, the waves, and every state transition of a job.
 
 Keyword-only functions, each a whole step in one transaction. A transition is
-always a conditional update (`filter(pk=…, state=…).update(…)`): zero rows means
-somebody else already moved the job, and the caller leaves it alone. Nothing
+always a conditional move (`RestartJob.objects.filter(…).move(from_, to)`): a job
+somebody else already moved is not moved, and the caller leaves it alone. Nothing
 here knows about HTTP or about the gateway's internals; tasks.py does the
 talking to chargers and hands the answers back to `restart_job_record_answer`.
 """
@@ -17,7 +17,7 @@ from functools import cache
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -350,42 +350,6 @@ def restart_jobs_release(*, group_ids: Iterable[int] | None = None, now=None) ->
     return released
 
 
-def _move(job_id: int, from_states, to: str, **fields) -> bool:
-    """The one way a job changes state: conditional on where it is now."""
-    if isinstance(from_states, str):
-        from_states = [from_states]
-    return bool(
-        RestartJob.objects.filter(pk=job_id, state__in=from_states).update(state=to, **fields)
-    )
-
-
-def _move_many(job_ids: Iterable[int], from_state: str, to: str, **fields) -> list[int]:
-    """`_move` for many jobs in one statement; returns the ids it moved.
-
-    `UPDATE … WHERE id IN (…) AND state = from_state RETURNING id`: a job another
-    worker or the gateway already moved on is left alone and not returned.
-    """
-    ids = list(job_ids)
-    if not ids:
-        return []
-    meta = RestartJob._meta
-    quote = connection.ops.quote_name
-    sets, params = [], []
-    for name, value in {"state": to, **fields}.items():
-        field = meta.get_field(name)
-        sets.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    state_column = quote(meta.get_field("state").column)
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} "
-        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))}) "
-        f"AND {state_column} = %s RETURNING {quote(meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *ids, from_state])
-        return [row[0] for row in cursor.fetchall()]
-
-
 @transaction.atomic
 def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     """Take the queued jobs among `job_ids` for sending (queued → sent), all at once.
@@ -423,16 +387,18 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
             by_type.setdefault(_reset_type(charger, job.request.mode), []).append(job)
     freed = False
     for code, ids in skip.items():
-        freed |= bool(_move_many(ids, State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
+        skipped = RestartJob.objects.filter(pk__in=ids)
+        freed |= bool(skipped.move(State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
     # Waiting for the session to end, it no longer holds a slot in the wave.
-    freed |= bool(_move_many(wait, State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    waiting = RestartJob.objects.filter(pk__in=wait)
+    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now))
     if freed:
         _enqueue_release()
     claimed: list[RestartJob] = []
     for reset_type, group in by_type.items():
         moved = set(
-            _move_many(
-                [j.pk for j in group], State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type
+            RestartJob.objects.filter(pk__in=[j.pk for j in group]).move(
+                State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type
             )
         )
         for job in group:
@@ -451,13 +417,15 @@ def restart_job_claim(*, job_id: int, now=None) -> RestartJob | None:
 @transaction.atomic
 def restart_job_unclaim(*, job_id: int) -> bool:
     """Put a claimed job back (sent → queued) when the Reset surely never left us."""
-    return _move(job_id, State.SENT, State.QUEUED, sent_at=None, reset_type="")
+    return bool(restart_jobs_unclaim(job_ids=[job_id]))
 
 
 @transaction.atomic
 def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
     """Put claimed jobs back (sent → queued) whose Resets surely never left us."""
-    return _move_many(job_ids, State.SENT, State.QUEUED, sent_at=None, reset_type="")
+    return RestartJob.objects.filter(pk__in=list(job_ids)).move(
+        State.SENT, State.QUEUED, sent_at=None, reset_type=""
+    )
 
 
 def _answer(result, now) -> tuple[str, dict]:
@@ -485,7 +453,7 @@ def _answer(result, now) -> tuple[str, dict]:
 def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=None) -> dict:
     """Record what came of many Resets: (job id, CallResult) pairs. Returns {job id: state}.
 
-    One conditional UPDATE per distinct outcome (sent → …); a job that moved on
+    One conditional move per distinct outcome (sent → …); a job that moved on
     meanwhile (done by an early BootNotification, the beat) keeps its state and is
     not in the answer.
     """
@@ -497,7 +465,7 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
     states: dict[int, str] = {}
     freed = False
     for (to, fields), ids in groups.items():
-        moved = _move_many(ids, State.SENT, to, **dict(fields))
+        moved = RestartJob.objects.filter(pk__in=ids).move(State.SENT, to, **dict(fields))
         states.update(dict.fromkeys(moved, to))
         freed |= bool(moved) and to != State.ACCEPTED
     if freed:
