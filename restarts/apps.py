@@ -7,4 +7,7 @@ class RestartsConfig(AppConfig):
     verbose_name = _("Restarts")
 
     def ready(self):
-        from restarts import receivers  # noqa: F401 - connects the signal receivers
+        # Connect the signal receivers, and register the tasks in every process (not
+        # only workers): they are enqueued by name (restarts/queue.py), and a registered
+        # task honours CELERY_TASK_ALWAYS_EAGER as delay() does.
+        from restarts import receivers, tasks  # noqa: F401

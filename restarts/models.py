@@ -106,6 +106,15 @@ class RestartJob(models.Model):
     # The charger is going through (or about to go through) a reset right now.
     RESETTING = (State.QUEUED, State.SENT, State.ACCEPTED)
     FAILED = (State.REJECTED, State.NO_ANSWER, State.NOT_BACK, State.SKIPPED)
+    # Why a job ended without a reset (its `detail` code); shown translated on the row
+    # and in the history. Any other detail is the charger's own words, shown as recorded.
+    DETAILS = {
+        "not_connected": _("not connected"),
+        "no_remote_restart": _("cannot be restarted remotely"),
+        "no_result": _("the charger did not answer in time"),
+        "no_boot": _("no BootNotification in time"),
+        "session_did_not_end": _("the charging session did not end in time"),
+    }
 
     class Confirmation(models.TextChoices):
         BOOT = "boot", _("BootNotification")
