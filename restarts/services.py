@@ -9,6 +9,7 @@ sessions), deadlines.py (the beat's safety net).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,6 +32,22 @@ class RestartRefused(Exception):
         self.code = code
         self.message = message
         self.evaluation = evaluation
+
+
+@dataclass(frozen=True)
+class RestartStarted:
+    """What a restart request started: the request, and the decision behind it.
+
+    `evaluation` is None for a replay (the same idempotency key again): the first
+    request as it stands, whose reasons were given the first time.
+    """
+
+    request: RestartRequest
+    evaluation: Evaluation | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.evaluation is None
 
 
 def _common_group(chargers: list[Charger]) -> Group | None:
@@ -57,12 +74,12 @@ def restart_request_create(
     idempotency_key: str | None = None,
     source: str = RestartRequest.Source.WEB,
     ip: str | None = None,
-) -> RestartRequest:
+) -> RestartStarted:
     """Restart the chargers among `charger_ids` that `user` may restart now.
 
     Eligibility is decided again here. Raises RestartRefused when nothing may be
     done. With the same `idempotency_key` a second call returns the first request
-    and creates nothing.
+    (replayed) and creates nothing.
     """
     if mode not in RestartRequest.Mode.values:
         raise RestartRefused("bad_mode", _("Unknown restart mode."))
@@ -72,7 +89,7 @@ def restart_request_create(
     if key:
         existing = RestartRequest.objects.filter(requested_by=user, idempotency_key=key).first()
         if existing:
-            return existing
+            return RestartStarted(existing)
     if not access.can_manage_any(user):
         raise RestartRefused("not_allowed", _("You may not restart chargers."))
     asked = list(dict.fromkeys(clean_ids(charger_ids)))
@@ -107,7 +124,9 @@ def restart_request_create(
             restart_request.save()
     except IntegrityError:
         if key:
-            return RestartRequest.objects.get(requested_by=user, idempotency_key=key)
+            return RestartStarted(
+                RestartRequest.objects.get(requested_by=user, idempotency_key=key)
+            )
         raise
 
     # Serialise requests for the same chargers, then decide with what is committed.
@@ -165,6 +184,4 @@ def restart_request_create(
         },
     )
     restart_jobs_release(group_ids={c.group_id for c in chargers}, now=now)
-    # The decision behind this request, for callers that report it (the API's answer).
-    restart_request.evaluation = evaluation
-    return restart_request
+    return RestartStarted(restart_request, evaluation)

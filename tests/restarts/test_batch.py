@@ -33,7 +33,7 @@ def fleet(transactional_db):
 
 def restart(fleet, chargers, mode="default") -> list[RestartJob]:
     made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode)
-    return list(made.jobs.order_by("pk"))
+    return list(made.request.jobs.order_by("pk"))
 
 
 def states(jobs) -> dict[int, str]:

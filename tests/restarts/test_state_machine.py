@@ -17,7 +17,7 @@ State = RestartJob.State
 
 def start(fleet, chargers, mode="default"):
     made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode)
-    return list(made.jobs.order_by("charger_id"))
+    return list(made.request.jobs.order_by("charger_id"))
 
 
 def refresh(job):

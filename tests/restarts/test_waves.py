@@ -22,7 +22,7 @@ def released(jobs):
 @override_settings(RESTART_WAVE_SIZE=2)
 def test_a_group_resets_in_waves_and_a_finished_charger_lets_the_next_one_go(fleet):
     chargers = [make_charger(fleet.site) for _ in range(5)]
-    made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers])
+    made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers]).request
     jobs = list(made.jobs.order_by("pk"))
     assert released(jobs) == [jobs[0].pk, jobs[1].pk]
     # Nothing frees a slot: a second dispatch releases nothing more.
@@ -40,7 +40,9 @@ def test_each_group_has_its_own_wave(fleet):
     other = make_group(parent=fleet.root, name="Nord")
     mine = [make_charger(fleet.site), make_charger(fleet.site)]
     theirs = [make_charger(other), make_charger(other)]
-    made = restart_request_create(user=fleet.super_admin, charger_ids=[c.pk for c in mine + theirs])
+    made = restart_request_create(
+        user=fleet.super_admin, charger_ids=[c.pk for c in mine + theirs]
+    ).request
     released_chargers = set(
         made.jobs.filter(released_at__isnull=False).values_list("charger__group", flat=True)
     )
@@ -49,8 +51,8 @@ def test_each_group_has_its_own_wave(fleet):
 
 @override_settings(RESTART_WAVE_SIZE=1)
 def test_a_charger_waiting_for_its_session_to_end_gives_its_slot_away(fleet):
-    first = restart_request_create(user=fleet.admin, charger_ids=[fleet.charging.pk])
-    second = restart_request_create(user=fleet.admin, charger_ids=[fleet.ready[0].pk])
+    first = restart_request_create(user=fleet.admin, charger_ids=[fleet.charging.pk]).request
+    second = restart_request_create(user=fleet.admin, charger_ids=[fleet.ready[0].pk]).request
     waiting, behind = first.jobs.get(), second.jobs.get()
     assert waiting.released_at and not behind.released_at
     restart_jobs_claim(job_ids=[waiting.pk])  # charging 1.6: scheduled

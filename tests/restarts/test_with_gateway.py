@@ -42,7 +42,7 @@ def plug_in(fleet, gateway, sims, name="Sim", **sim_options) -> tuple[Charger, o
 
 def restart(fleet, charger, mode="default") -> RestartJob:
     made = restart_request_create(user=fleet.admin, charger_ids=[charger.pk], mode=mode)
-    return made.jobs.get()
+    return made.request.jobs.get()
 
 
 def state(job) -> str:
