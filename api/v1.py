@@ -237,7 +237,7 @@ def restart_create(
 ):
     user = request.auth
     try:
-        restart_request = services.restart_request_create(
+        started = services.restart_request_create(
             user=user,
             charger_ids=payload.charger_ids,
             mode=payload.mode,
@@ -249,11 +249,11 @@ def restart_create(
         left_out = _left_out(exc.evaluation, payload.charger_ids) if exc.evaluation else []
         raise refusal(exc, left_out=left_out) from exc
 
+    restart_request = started.request
     jobs = restart_selectors.jobs_for(user, restart_request)
     body = _restart_out(restart_request, jobs)
-    evaluation = getattr(restart_request, "evaluation", None)
-    if evaluation is not None:
-        left_out = _left_out(evaluation, payload.charger_ids)
+    if not started.replayed:
+        left_out = _left_out(started.evaluation, payload.charger_ids)
         return Status(201, {**body, "replayed": False, "left_out": left_out})
     # A replay: the first request, as it stands now. Its reasons were given the first time.
     accepted = set(body["accepted"])

@@ -179,7 +179,7 @@ def remote_action(request, charger_id: int, payload: schemas.RemoteActionIn):
             charger_ids=[charger.pk],
             source=RestartRequest.Source.API,
             ip=client_ip(request),
-        )
+        ).request
     except services.RestartRefused as exc:
         raise refusal(exc) from exc
     job = restart_request.jobs.get(charger=charger)

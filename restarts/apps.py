@@ -7,6 +7,10 @@ class RestartsConfig(AppConfig):
     verbose_name = _("Restarts")
 
     def ready(self):
-        from restarts import charger_pages, receivers  # noqa: F401 - receivers connect on import
+        # Connect the signal receivers, and register the tasks in every process (not
+        # only workers): they are enqueued by name (restarts/queue.py), and a registered
+        # task honours CELERY_TASK_ALWAYS_EAGER as delay() does. Then add the restart
+        # pieces to the charger pages (chargers/extensions.py).
+        from restarts import charger_pages, receivers, tasks  # noqa: F401
 
         charger_pages.register()

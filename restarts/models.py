@@ -3,14 +3,14 @@
     queued → sent → accepted → done
     side exits: rejected, no_answer, not_back, skipped, scheduled (→ accepted/queued → …)
 
-Every transition is a conditional update (`filter(pk=…, state=…).update(…)`), written
-to the database before anyone is shown it; see restarts/services.py.
+Every transition is a conditional move (`RestartJob.objects.filter(…).move(from_, to)`),
+written to the database before anyone is shown it.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +61,35 @@ class RestartRequest(models.Model):
         return f"{self.requested_at:%Y-%m-%d %H:%M} {self.requested_by_name}"
 
 
+class RestartJobQuerySet(models.QuerySet):
+    def move(self, from_, to: str, **fields) -> list[int]:
+        """Move the jobs here that are in state `from_` (one or several) to `to`; set `fields`.
+
+        The one way a job changes state. Returns the ids it moved: a job another
+        worker, the gateway or the beat already moved on is left alone and not
+        returned. The rows are locked (`SELECT … FOR UPDATE`, in id order) and then
+        updated in the same transaction, so a row moves only if it is still in
+        `from_` when it is written (on SQLite the transaction itself is the lock:
+        IMMEDIATE, see settings). Django's public `update()` returns a count, not
+        the rows, hence the two statements.
+        """
+        from_ = [from_] if isinstance(from_, str) else list(from_)
+        with transaction.atomic(using=self.db, savepoint=False):
+            ids = list(
+                self.filter(state__in=from_)
+                .select_for_update(of=("self",))
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if ids:
+                self.model._base_manager.using(self.db).filter(pk__in=ids, state__in=from_).update(
+                    state=to, **fields
+                )
+        return ids
+
+    move.alters_data = True
+
+
 class RestartJob(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -77,6 +106,15 @@ class RestartJob(models.Model):
     # The charger is going through (or about to go through) a reset right now.
     RESETTING = (State.QUEUED, State.SENT, State.ACCEPTED)
     FAILED = (State.REJECTED, State.NO_ANSWER, State.NOT_BACK, State.SKIPPED)
+    # Why a job ended without a reset (its `detail` code); shown translated on the row
+    # and in the history. Any other detail is the charger's own words, shown as recorded.
+    DETAILS = {
+        "not_connected": _("not connected"),
+        "no_remote_restart": _("cannot be restarted remotely"),
+        "no_result": _("the charger did not answer in time"),
+        "no_boot": _("no BootNotification in time"),
+        "session_did_not_end": _("the charging session did not end in time"),
+    }
 
     class Confirmation(models.TextChoices):
         BOOT = "boot", _("BootNotification")
@@ -104,6 +142,8 @@ class RestartJob(models.Model):
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = RestartJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -9,15 +9,15 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from chargers import signals
-from restarts import services
+from restarts.jobs import restart_jobs_confirm_boot, restart_jobs_session_ended
 
 
 @receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
 def charger_booted(sender, *, charger_id, at, **kwargs):
-    services.restart_jobs_confirm_boot(charger_id=charger_id, at=at)
+    restart_jobs_confirm_boot(charger_id=charger_id, at=at)
 
 
 @receiver(signals.charger_session_changed, dispatch_uid="restarts.charger_session_changed")
 def charger_session_changed(sender, *, charger_id, at, active, **kwargs):
     if not active:
-        services.restart_jobs_session_ended(charger_id=charger_id, at=at)
+        restart_jobs_session_ended(charger_id=charger_id, at=at)

@@ -1,9 +1,10 @@
-"""Celery tasks for restarts: they take ids, load fresh state and call the services.
+"""Celery tasks for restarts: they take ids, load fresh state and call jobs, waves, deadlines.
 
+Their names are in restarts/queue.py, through which everything else enqueues them.
 All run on the "restarts" queue (CELERY_TASK_ROUTES), are acknowledged late
 (a dead worker's task is redelivered) and are bounded in time. A redelivered or
-duplicated `send_reset` finds its job no longer queued and returns, so one job
-never resets a charger twice. Only transient infrastructure errors are retried,
+duplicated `send_resets` finds its jobs no longer queued and sends nothing, so one
+job never resets a charger twice. Only transient infrastructure errors are retried,
 and only where they strike before the Reset could have left.
 """
 
@@ -17,8 +18,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from ocpp_gateway import commands
-from restarts import services
+from restarts import queue
+from restarts.deadlines import restart_jobs_enforce
+from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
+from restarts.waves import release_pending_clear, restart_jobs_release
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + 30
 
 
 @shared_task(
-    name="restarts.send_resets",
+    name=queue.SEND_RESETS,
     soft_time_limit=CALL_SOFT_LIMIT,
     time_limit=CALL_HARD_LIMIT,
     **RETRY,
@@ -50,7 +54,7 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
     Returns {job id: new state} for the answers recorded. A redelivered or duplicated
     message claims nothing (the jobs are no longer queued) and sends nothing.
     """
-    jobs = services.restart_jobs_claim(job_ids=job_ids)
+    jobs = restart_jobs_claim(job_ids=job_ids)
     if not jobs:
         return {}
     results = commands.send_resets(
@@ -58,7 +62,7 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         timeout=settings.RESTART_CALL_TIMEOUT,
     )
     pairs = list(zip(jobs, results, strict=True))
-    states = services.restart_jobs_record_answers(
+    states = restart_jobs_record_answers(
         answers=[(j.pk, r) for j, r in pairs if r.outcome != commands.NOT_SENT]
     )
     for job, result in pairs:
@@ -77,21 +81,13 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         # chunk later (the retry claims only what is queued again), or, if the retry
         # cannot be queued either, the beat resends them. Recorded as answers they would
         # be "no answer" for chargers that were never asked.
-        services.restart_jobs_unclaim(job_ids=[pk for pk, _d in not_sent])
+        restart_jobs_unclaim(job_ids=[pk for pk, _d in not_sent])
         raise redis.ConnectionError(not_sent[0][1])
     return states
 
 
 @shared_task(
-    name="restarts.send_reset", soft_time_limit=CALL_SOFT_LIMIT, time_limit=CALL_HARD_LIMIT, **RETRY
-)
-def send_reset(job_id: int) -> str | None:
-    """One job: the chunk of one (messages from before chunking, single restarts in tests)."""
-    return send_resets([job_id]).get(job_id)
-
-
-@shared_task(
-    name="restarts.trigger_boot",
+    name=queue.TRIGGER_BOOT,
     soft_time_limit=CALL_SOFT_LIMIT,
     time_limit=CALL_HARD_LIMIT,
     **RETRY,
@@ -112,14 +108,14 @@ def trigger_boot(job_id: int) -> str | None:
     return result.outcome
 
 
-@shared_task(name="restarts.release_waiting_jobs", soft_time_limit=30, time_limit=60, **RETRY)
+@shared_task(name=queue.RELEASE_WAITING_JOBS, soft_time_limit=30, time_limit=60, **RETRY)
 def release_waiting_jobs() -> int:
     """Give waiting jobs their slots in the waves (jobs just finished)."""
-    services.release_pending_clear()  # before reading: a later finish enqueues another
-    return len(services.restart_jobs_release())
+    release_pending_clear()  # before reading: a later finish enqueues another
+    return len(restart_jobs_release())
 
 
-@shared_task(name="restarts.enforce_deadlines", soft_time_limit=60, time_limit=90, **RETRY)
+@shared_task(name=queue.ENFORCE_DEADLINES, soft_time_limit=60, time_limit=90, **RETRY)
 def enforce_deadlines() -> dict[str, int]:
     """The beat's safety net: deadlines, missed signals, lost messages, waves."""
-    return services.restart_jobs_enforce()
+    return restart_jobs_enforce()

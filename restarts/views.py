@@ -47,7 +47,7 @@ def restart_window(request):
 def restart_confirm(request):
     """OKAY: decide again and start the restarts; nothing twice for one window."""
     try:
-        restart_request = services.restart_request_create(
+        started = services.restart_request_create(
             user=request.user,
             charger_ids=request.POST.getlist("charger"),
             mode=request.POST.get("mode") or RestartRequest.Mode.DEFAULT,
@@ -60,6 +60,7 @@ def restart_confirm(request):
         template = _template(request, "restarts/window.html", "window")
         return render(request, template, {"refused": refused.message}, status=status)
 
+    restart_request = started.request
     count = restart_request.jobs.count()
     message = _("Chargers being restarted: %(count)d.") % {"count": count}
     if not request.htmx:

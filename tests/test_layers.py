@@ -25,15 +25,6 @@ FORBIDDEN = {
     "restarts": {"api", "config"},
 }
 
-# Circles other branches of the re-cut are breaking up at the same time. Only the
-# cycle assertion tolerates them, and only exactly these; empty this once they
-# have landed (the test says so when one of them is gone).
-KNOWN_CYCLES_BEING_FIXED: set[frozenset[str]] = {
-    frozenset({"restarts.services", "restarts.tasks"}),
-    frozenset({"ocpp_gateway.server", "ocpp_gateway.handlers"}),
-    frozenset({"benchmarks.run", "benchmarks.scenarios"}),
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -141,9 +132,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 def test_no_import_cycles_in_app_code_tests_and_benchmarks(graph):
     cycles = set(_cycles(graph))
-    assert sorted(map(sorted, cycles - KNOWN_CYCLES_BEING_FIXED)) == []
-    gone = KNOWN_CYCLES_BEING_FIXED - cycles
-    assert not gone, f"fixed: remove {sorted(map(sorted, gone))} from KNOWN_CYCLES_BEING_FIXED"
+    assert sorted(map(sorted, cycles)) == []
 
 
 def test_the_cycle_finder_finds_a_circle():

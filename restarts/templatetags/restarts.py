@@ -1,7 +1,6 @@
 from django import template
 
 from restarts.models import RestartJob
-from restarts.services import DETAILS
 from tenancy import access
 
 register = template.Library()
@@ -21,7 +20,7 @@ def job_kind(state: str) -> str:
 @register.filter
 def job_detail(job: RestartJob) -> str:
     """The job's detail in the reader's language when it is one of ours, else as recorded."""
-    return str(DETAILS.get(job.detail, job.detail))
+    return str(RestartJob.DETAILS.get(job.detail, job.detail))
 
 
 @register.filter

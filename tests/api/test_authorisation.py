@@ -141,6 +141,6 @@ def test_restart_detail(client, people, fleet, caller, expected):
 
     restart_request = restart_request_create(
         user=people["group_admin"], charger_ids=[fleet["a"].pk]
-    )
+    ).request
     response = call(client, people, caller, "get", f"/api/v1/restarts/{restart_request.pk}")
     assert response.status_code == expected

@@ -9,5 +9,5 @@ def test_a_worker_started_without_queues_consumes_the_restarts_queue():
 
 
 def test_restart_tasks_are_routed_to_the_restarts_queue():
-    route = app.amqp.router.route({}, "restarts.send_reset")
+    route = app.amqp.router.route({}, "restarts.send_resets")
     assert route["queue"].name == "restarts"

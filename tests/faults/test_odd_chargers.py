@@ -117,7 +117,9 @@ def test_odd_answers_to_a_reset_each_end_in_the_right_state(
     normal = sims.start(chargers[4].charge_point_id, url, reboot_seconds=0.3)
     wait_for(lambda: all_online(5), 30, message="5 chargers online")
 
-    request = services.restart_request_create(user=admin, charger_ids=[c.pk for c in chargers])
+    request = services.restart_request_create(
+        user=admin, charger_ids=[c.pk for c in chargers]
+    ).request
     jobs = {j.charger.charge_point_id: j for j in request.jobs.select_related("charger")}
 
     def state(name: str) -> str:

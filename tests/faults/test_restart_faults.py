@@ -65,7 +65,9 @@ def test_worker_killed_mid_restart_of_200_every_job_ends_and_no_charger_is_reset
     }
     wait_for(lambda: all_online(200), 90, message="200 chargers online")
 
-    request = services.restart_request_create(user=admin, charger_ids=[c.pk for c in chargers])
+    request = services.restart_request_create(
+        user=admin, charger_ids=[c.pk for c in chargers]
+    ).request
     wait_for(lambda: states(request)["done"] >= 25, 60, message="the first wave done")
     stack.kill(stack.workers["w1"])  # SIGKILL, worker and its pool, mid-restart
     at_kill = states(request)
@@ -114,7 +116,9 @@ def test_gateway_killed_mid_restart_chargers_come_back_and_missing_ones_end_not_
     }
     wait_for(lambda: all_online(20), 60, message="20 chargers online")
 
-    request = services.restart_request_create(user=admin, charger_ids=[c.pk for c in chargers])
+    request = services.restart_request_create(
+        user=admin, charger_ids=[c.pk for c in chargers]
+    ).request
     wait_for(lambda: states(request)["accepted"] == 20, 30, message="every Reset accepted")
     stack.kill(stack.gateway_proc)
     # The rebooting chargers find no gateway when they try to come back.

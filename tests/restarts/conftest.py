@@ -2,7 +2,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from restarts import services
+from restarts import waves
 from tests.restarts.fleet import make_fleet
 
 
@@ -15,9 +15,9 @@ def fleet(db):
 def restarts_queue():
     """The "restarts" Celery queue's Redis list and the release mark, emptied around a test."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("restarts", services.RELEASE_PENDING)
+    client.delete("restarts", waves.RELEASE_PENDING)
     yield client
-    client.delete("restarts", services.RELEASE_PENDING)
+    client.delete("restarts", waves.RELEASE_PENDING)
     client.close()
 
 

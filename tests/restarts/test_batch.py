@@ -11,8 +11,10 @@ from django.utils import timezone
 from chargers import signals
 from chargers.models import Charger
 from ocpp_gateway import commands
-from restarts import services, tasks
+from restarts import tasks
+from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers
 from restarts.models import RestartJob
+from restarts.services import restart_request_create
 from tests.factories import make_charger
 from tests.helpers import wait_for
 from tests.ocpp_gateway.conftest import ws_url
@@ -30,10 +32,8 @@ def fleet(transactional_db):
 
 
 def restart(fleet, chargers, mode="default") -> list[RestartJob]:
-    made = services.restart_request_create(
-        user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode
-    )
-    return list(made.jobs.order_by("pk"))
+    made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode)
+    return list(made.request.jobs.order_by("pk"))
 
 
 def states(jobs) -> dict[int, str]:
@@ -64,7 +64,7 @@ def test_twin_chunks_racing_for_the_same_jobs_claim_each_job_once(fleet):
     def claim():
         try:
             start.wait(5)
-            claimed.append([j.pk for j in services.restart_jobs_claim(job_ids=ids)])
+            claimed.append([j.pk for j in restart_jobs_claim(job_ids=ids)])
         finally:
             connections.close_all()
 
@@ -124,13 +124,13 @@ def test_one_chunk_with_every_outcome_records_each_job_right(fleet, gateway, sim
 
 def test_an_answer_never_overwrites_a_job_that_moved_on(fleet):
     jobs = restart(fleet, fleet.ready[:2])
-    claimed = services.restart_jobs_claim(job_ids=[j.pk for j in jobs])
+    claimed = restart_jobs_claim(job_ids=[j.pk for j in jobs])
     assert len(claimed) == 2
     early = claimed[0]  # its BootNotification arrived before the CallResult was recorded
     signals.charger_booted.send(sender=None, charger_id=early.charger_id, at=timezone.now())
     answer = commands.CallResult("answered", status="Accepted", payload={"status": "Accepted"})
 
-    recorded = services.restart_jobs_record_answers(answers=[(j.pk, answer) for j in claimed])
+    recorded = restart_jobs_record_answers(answers=[(j.pk, answer) for j in claimed])
 
     assert recorded == {claimed[1].pk: State.ACCEPTED}
     assert states(claimed) == {early.pk: State.DONE, claimed[1].pk: State.ACCEPTED}
@@ -169,7 +169,7 @@ def test_many_finishing_jobs_enqueue_one_release_until_it_runs(
     fleet, restarts_queue, django_capture_on_commit_callbacks
 ):
     jobs = restart(fleet, fleet.ready)
-    services.restart_jobs_claim(job_ids=[j.pk for j in jobs])
+    restart_jobs_claim(job_ids=[j.pk for j in jobs])
     restarts_queue.delete("restarts")
     releases = [("restarts.release_waiting_jobs", [])]
 

@@ -26,7 +26,7 @@ def test_simultaneous_okays_create_each_job_once(same_key, restarts_queue):
                 charger_ids=ids,
                 idempotency_key="same" if same_key else f"key-{n}",
             )
-            outcomes.append(made.pk)
+            outcomes.append(made.request.pk)
         except RestartRefused as refused:
             outcomes.append(refused.code)
         finally:

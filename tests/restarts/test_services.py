@@ -22,7 +22,7 @@ def queued_tasks(client) -> list[tuple[str, list]]:
 
 
 def create(user, chargers, **kwargs):
-    return restart_request_create(user=user, charger_ids=[c.pk for c in chargers], **kwargs)
+    return restart_request_create(user=user, charger_ids=[c.pk for c in chargers], **kwargs).request
 
 
 def test_okay_writes_one_request_one_job_per_charger_an_audit_event_and_enqueues_them(

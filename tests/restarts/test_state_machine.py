@@ -7,7 +7,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from chargers import signals
-from restarts import services
+from restarts.deadlines import restart_jobs_enforce
+from restarts.jobs import restart_jobs_claim
 from restarts.models import RestartJob
 from restarts.services import restart_request_create
 
@@ -16,7 +17,7 @@ State = RestartJob.State
 
 def start(fleet, chargers, mode="default"):
     made = restart_request_create(user=fleet.admin, charger_ids=[c.pk for c in chargers], mode=mode)
-    return list(made.jobs.order_by("charger_id"))
+    return list(made.request.jobs.order_by("charger_id"))
 
 
 def refresh(job):
@@ -27,7 +28,7 @@ def refresh(job):
 def accepted(fleet, charger, at=None):
     """A job whose Reset the charger accepted at `at`."""
     (job,) = start(fleet, [charger])
-    claimed = services.restart_job_claim(job_id=job.pk, now=at)
+    (claimed,) = restart_jobs_claim(job_ids=[job.pk], now=at)
     RestartJob.objects.filter(pk=claimed.pk).update(
         state=State.ACCEPTED, accepted_at=at or timezone.now()
     )
@@ -36,11 +37,11 @@ def accepted(fleet, charger, at=None):
 
 def test_claim_moves_queued_to_sent_once_and_picks_the_reset_type(fleet):
     (job,) = start(fleet, fleet.ready[:1])
-    claimed = services.restart_job_claim(job_id=job.pk)
+    (claimed,) = restart_jobs_claim(job_ids=[job.pk])
     assert claimed.state == State.SENT and claimed.reset_type == "Soft"
     assert refresh(job).sent_at is not None
     # A redelivered or duplicated task finds it taken and does nothing.
-    assert services.restart_job_claim(job_id=job.pk) is None
+    assert restart_jobs_claim(job_ids=[job.pk]) == []
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_the_reset_type_follows_version_charging_and_mode(
     charger.ocpp_version, charger.session_active = version, charging
     charger.save()
     (job,) = start(fleet, [charger], mode=mode)
-    assert services.restart_job_claim(job_id=job.pk).reset_type == reset_type
+    assert restart_jobs_claim(job_ids=[job.pk])[0].reset_type == reset_type
 
 
 def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
@@ -70,8 +71,7 @@ def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
     fleet.ready[0].save()
     fleet.ready[1].supports_remote_restart = False
     fleet.ready[1].save()
-    assert services.restart_job_claim(job_id=jobs[0].pk) is None
-    assert services.restart_job_claim(job_id=jobs[1].pk) is None
+    assert restart_jobs_claim(job_ids=[j.pk for j in jobs]) == []
     assert [(refresh(j).state, j.detail) for j in jobs] == [
         (State.SKIPPED, "not_connected"),
         (State.SKIPPED, "no_remote_restart"),
@@ -81,7 +81,7 @@ def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
 
 def test_a_charging_16_charger_waits_as_scheduled_then_goes_when_the_session_ends(fleet):
     (job,) = start(fleet, [fleet.charging])
-    assert services.restart_job_claim(job_id=job.pk) is None
+    assert restart_jobs_claim(job_ids=[job.pk]) == []
     assert refresh(job).state == State.SCHEDULED and job.sent_at is None
     fleet.charging.session_active = False
     fleet.charging.save()
@@ -89,7 +89,7 @@ def test_a_charging_16_charger_waits_as_scheduled_then_goes_when_the_session_end
         sender=None, charger_id=fleet.charging.pk, at=timezone.now(), active=False
     )
     assert refresh(job).state == State.QUEUED
-    assert services.restart_job_claim(job_id=job.pk).reset_type == "Soft"
+    assert restart_jobs_claim(job_ids=[job.pk])[0].reset_type == "Soft"
 
 
 def test_a_201_scheduled_reset_is_done_when_the_charger_boots_after_the_session(fleet):
@@ -97,7 +97,7 @@ def test_a_201_scheduled_reset_is_done_when_the_charger_boots_after_the_session(
     charger.ocpp_version = "2.0.1"
     charger.save()
     (job,) = start(fleet, [charger])
-    assert services.restart_job_claim(job_id=job.pk).reset_type == "OnIdle"
+    assert restart_jobs_claim(job_ids=[job.pk])[0].reset_type == "OnIdle"
     RestartJob.objects.filter(pk=job.pk).update(state=State.SCHEDULED, scheduled_at=timezone.now())
     ended = timezone.now()
     signals.charger_session_changed.send(sender=None, charger_id=charger.pk, at=ended, active=False)
@@ -127,7 +127,7 @@ def test_a_boot_that_raced_the_answer_is_found_by_the_beat(fleet):
     job = accepted(fleet, fleet.ready[0])
     fleet.ready[0].last_boot_at = timezone.now()
     fleet.ready[0].save()
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
 
 
@@ -141,12 +141,12 @@ def test_back_without_a_boot_is_asked_for_one_and_then_confirmed_by_it(
     fleet.ready[0].save()
     restarts_queue.delete("restarts")
     with django_capture_on_commit_callbacks(execute=True):
-        moved = services.restart_jobs_enforce()
+        moved = restart_jobs_enforce()
     assert moved["trigger"] == 1
     assert refresh(job).trigger_sent_at is not None
     assert restarts_queue.llen("restarts") == 1  # the TriggerMessage task
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.restart_jobs_enforce()["trigger"] == 0  # asked once only
+        assert restart_jobs_enforce()["trigger"] == 0  # asked once only
     signals.charger_booted.send(sender=None, charger_id=fleet.ready[0].pk, at=timezone.now())
     assert refresh(job).state == State.DONE and job.confirmed_by == "trigger"
 
@@ -159,7 +159,7 @@ def test_back_and_reporting_status_but_never_booting_counts_as_back(fleet):
     fleet.ready[0].connected_at = t0 + timedelta(seconds=20)
     fleet.ready[0].last_status_at = t0 + timedelta(seconds=25)
     fleet.ready[0].save()
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert refresh(job).state == State.DONE and job.confirmed_by == "status"
 
 
@@ -167,7 +167,7 @@ def test_back_and_reporting_status_but_never_booting_counts_as_back(fleet):
 def test_accepted_without_a_boot_within_the_deadline_did_not_come_back(fleet):
     job = accepted(fleet, fleet.ready[0], at=timezone.now() - timedelta(seconds=601))
     fresh = accepted(fleet, fleet.ready[1], at=timezone.now() - timedelta(seconds=30))
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert refresh(job).state == State.NOT_BACK and job.detail == "no_boot"
     assert refresh(fresh).state == State.ACCEPTED
 
@@ -175,25 +175,25 @@ def test_accepted_without_a_boot_within_the_deadline_did_not_come_back(fleet):
 @override_settings(RESTART_ANSWER_DEADLINE=90)
 def test_sent_but_never_answered_becomes_no_answer(fleet):
     (job,) = start(fleet, fleet.ready[:1])
-    services.restart_job_claim(job_id=job.pk, now=timezone.now() - timedelta(seconds=91))
-    services.restart_jobs_enforce()
+    restart_jobs_claim(job_ids=[job.pk], now=timezone.now() - timedelta(seconds=91))
+    restart_jobs_enforce()
     assert refresh(job).state == State.NO_ANSWER and job.detail == "no_result"
 
 
 @override_settings(RESTART_SCHEDULED_DEADLINE=3600)
 def test_a_session_that_never_ends_gives_up_the_restart(fleet):
     (job,) = start(fleet, [fleet.charging])
-    services.restart_job_claim(job_id=job.pk, now=timezone.now() - timedelta(seconds=3601))
-    services.restart_jobs_enforce()
+    restart_jobs_claim(job_ids=[job.pk], now=timezone.now() - timedelta(seconds=3601))
+    restart_jobs_enforce()
     assert refresh(job).state == State.SKIPPED and job.detail == "session_did_not_end"
 
 
 def test_a_missed_session_end_is_noticed_by_the_beat(fleet):
     (job,) = start(fleet, [fleet.charging])
-    services.restart_job_claim(job_id=job.pk)
+    restart_jobs_claim(job_ids=[job.pk])
     fleet.charging.session_active = False
     fleet.charging.save()
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert refresh(job).state == State.QUEUED
 
 
@@ -205,7 +205,7 @@ def test_a_released_job_whose_message_was_lost_is_sent_again(
     RestartJob.objects.filter(pk=job.pk).update(released_at=timezone.now() - timedelta(seconds=301))
     restarts_queue.delete("restarts")
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.restart_jobs_enforce()["resent"] == 1
+        assert restart_jobs_enforce()["resent"] == 1
     assert restarts_queue.llen("restarts") == 1
 
 
@@ -213,5 +213,5 @@ def test_finished_jobs_never_move_again(fleet):
     job = accepted(fleet, fleet.ready[0])
     RestartJob.objects.filter(pk=job.pk).update(state=State.NOT_BACK, finished_at=timezone.now())
     signals.charger_booted.send(sender=None, charger_id=fleet.ready[0].pk, at=timezone.now())
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert refresh(job).state == State.NOT_BACK

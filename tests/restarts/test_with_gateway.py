@@ -8,8 +8,11 @@ import pytest
 from django.test import override_settings
 
 from chargers.models import Charger
-from restarts import services, tasks
+from restarts import tasks
+from restarts.deadlines import restart_jobs_enforce
 from restarts.models import RestartJob
+from restarts.services import restart_request_create
+from restarts.waves import restart_jobs_release
 from tests.factories import make_charger
 from tests.helpers import wait_for
 from tests.ocpp_gateway.conftest import ws_url
@@ -38,8 +41,8 @@ def plug_in(fleet, gateway, sims, name="Sim", **sim_options) -> tuple[Charger, o
 
 
 def restart(fleet, charger, mode="default") -> RestartJob:
-    made = services.restart_request_create(user=fleet.admin, charger_ids=[charger.pk], mode=mode)
-    return made.jobs.get()
+    made = restart_request_create(user=fleet.admin, charger_ids=[charger.pk], mode=mode)
+    return made.request.jobs.get()
 
 
 def state(job) -> str:
@@ -50,7 +53,10 @@ def state(job) -> str:
 def test_an_accepted_reset_is_done_when_the_charger_boots_again(fleet, gateway, sims):
     charger, sim = plug_in(fleet, gateway, sims)
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) in ("accepted", None)  # the boot may already have won
+    assert tasks.send_resets([job.pk]).get(job.pk) in (
+        "accepted",
+        None,
+    )  # the boot may already have won
     wait_for(lambda: state(job) == "done", message="job done after the boot")
     assert job.reset_type == "Soft" and job.confirmed_by == "boot"
     assert job.accepted_at is None or job.sent_at <= job.accepted_at <= job.finished_at
@@ -60,8 +66,8 @@ def test_an_accepted_reset_is_done_when_the_charger_boots_again(fleet, gateway, 
 def test_a_redelivered_task_never_resets_the_charger_twice(fleet, gateway, sims):
     charger, sim = plug_in(fleet, gateway, sims)
     job = restart(fleet, charger)
-    tasks.send_reset(job.pk)
-    assert tasks.send_reset(job.pk) is None  # the same message delivered again
+    tasks.send_resets([job.pk]).get(job.pk)
+    assert tasks.send_resets([job.pk]).get(job.pk) is None  # the same message delivered again
     wait_for(lambda: state(job) == "done")
     assert sim.stats.resets == 1
 
@@ -69,7 +75,7 @@ def test_a_redelivered_task_never_resets_the_charger_twice(fleet, gateway, sims)
 def test_a_charger_that_rejects_is_marked_rejected(fleet, gateway, sims):
     charger, sim = plug_in(fleet, gateway, sims, behaviour="reject")
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) == "rejected"
+    assert tasks.send_resets([job.pk]).get(job.pk) == "rejected"
     assert state(job) == "rejected" and job.finished_at is not None
     assert sim.stats.resets == 1
 
@@ -78,14 +84,14 @@ def test_a_charger_that_rejects_is_marked_rejected(fleet, gateway, sims):
 def test_a_charger_that_never_answers_is_no_answer(fleet, gateway, sims):
     charger, _sim = plug_in(fleet, gateway, sims, behaviour="no_answer")
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) == "no_answer"
+    assert tasks.send_resets([job.pk]).get(job.pk) == "no_answer"
     assert job.__class__.objects.get(pk=job.pk).detail
 
 
 def test_a_charger_marked_connected_without_a_socket_is_skipped(fleet, gateway):
     charger = make_charger(fleet.site, name="Ghost", is_connected=True)
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) == "skipped"
+    assert tasks.send_resets([job.pk]).get(job.pk) == "skipped"
     assert RestartJob.objects.get(pk=job.pk).detail == "not_connected"
 
 
@@ -93,7 +99,7 @@ def test_restart_now_on_a_charging_16_charger_sends_hard(fleet, gateway, sims):
     charger, sim = plug_in(fleet, gateway, sims, behaviour="charging", session_seconds=60)
     wait_for(lambda: Charger.objects.get(pk=charger.pk).session_active, message="charging")
     job = restart(fleet, charger, mode="now")
-    tasks.send_reset(job.pk)
+    tasks.send_resets([job.pk]).get(job.pk)
     wait_for(lambda: state(job) == "done")
     assert job.reset_type == "Hard"
 
@@ -102,12 +108,12 @@ def test_a_charging_16_charger_is_reset_only_after_its_session_ends(fleet, gatew
     charger, sim = plug_in(fleet, gateway, sims, behaviour="charging", session_seconds=3)
     wait_for(lambda: Charger.objects.get(pk=charger.pk).session_active, message="charging")
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) is None
+    assert tasks.send_resets([job.pk]).get(job.pk) is None
     assert state(job) == "scheduled" and sim.stats.resets == 0
     # The session ends; the gateway's signal puts the job back in the queue.
     wait_for(lambda: state(job) == "queued", message="back in the queue when charging ended")
-    services.restart_jobs_release()
-    tasks.send_reset(job.pk)
+    restart_jobs_release()
+    tasks.send_resets([job.pk]).get(job.pk)
     wait_for(lambda: state(job) == "done")
     assert job.reset_type == "Soft" and sim.stats.resets == 1
 
@@ -118,7 +124,7 @@ def test_a_charging_201_charger_schedules_the_reset_and_is_done_after_it(fleet, 
     )
     wait_for(lambda: Charger.objects.get(pk=charger.pk).session_active, message="charging")
     job = restart(fleet, charger)
-    assert tasks.send_reset(job.pk) == "scheduled"
+    assert tasks.send_resets([job.pk]).get(job.pk) == "scheduled"
     assert job.__class__.objects.get(pk=job.pk).reset_type == "OnIdle"
     wait_for(lambda: state(job) == "done", message="restarted once the session ended")
     assert job.confirmed_by == "boot" and sim.stats.resets == 1
@@ -128,14 +134,14 @@ def test_a_charging_201_charger_schedules_the_reset_and_is_done_after_it(fleet, 
 def test_a_charger_back_without_a_boot_is_asked_for_one(fleet, gateway, sims):
     charger, sim = plug_in(fleet, gateway, sims)
     job = restart(fleet, charger)
-    tasks.send_reset(job.pk)
+    tasks.send_resets([job.pk]).get(job.pk)
     wait_for(lambda: state(job) == "done")
     # Pretend the boot never arrived: the job waits, the charger is connected.
     RestartJob.objects.filter(pk=job.pk).update(
         state="accepted", finished_at=None, confirmed_by="", accepted_at=job.sent_at
     )
     Charger.objects.filter(pk=charger.pk).update(last_boot_at=job.sent_at.replace(year=2000))
-    services.restart_jobs_enforce()
+    restart_jobs_enforce()
     assert tasks.trigger_boot(job.pk) == "answered"
     wait_for(lambda: state(job) == "done", message="done after the triggered boot")
     assert job.confirmed_by == "trigger"

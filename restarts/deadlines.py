@@ -1,0 +1,121 @@
+"""The deadline sweep: the beat's safety net, so that nothing stays "Genstarter" forever.
+
+Run by the `restarts.enforce_deadlines` task every RESTART_ENFORCE_INTERVAL seconds:
+deadlines for answers, boots and sessions, signals the gateway did not deliver,
+messages that were lost, and the waves.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from restarts import queue
+from restarts.models import RestartJob
+from restarts.waves import restart_jobs_release, send_on_commit
+
+log = logging.getLogger(__name__)
+State = RestartJob.State
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=getattr(settings, name))
+
+
+@transaction.atomic
+def restart_jobs_enforce(*, now=None) -> dict[str, int]:
+    """Move every job that waited too long; ask silent chargers for a BootNotification.
+
+    Returns how many jobs each rule moved (or asked, or sent again).
+    """
+    now = now or timezone.now()
+    grace = _seconds("RESTART_BOOT_GRACE")
+    jobs = RestartJob.objects
+    done: dict[str, int] = {}
+
+    # No CallResult: the send task's hard limit is shorter than this.
+    no_answer = jobs.filter(sent_at__lt=now - _seconds("RESTART_ANSWER_DEADLINE"))
+    done["no_answer"] = len(
+        no_answer.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
+    )
+
+    # A boot the signal did not deliver (raced with the answer, or a missed signal).
+    booted = jobs.filter(charger__last_boot_at__gte=F("sent_at"))
+    done["boot"] = len(
+        booted.move(
+            State.ACCEPTED, State.DONE, finished_at=now, confirmed_by=RestartJob.Confirmation.BOOT
+        )
+    )
+
+    reconnected = jobs.filter(
+        charger__is_connected=True, charger__connected_at__gte=F("accepted_at")
+    )
+    # Asked for a BootNotification, still none, but it is back and reporting: back.
+    reporting = reconnected.filter(
+        trigger_sent_at__lte=now - grace,
+        charger__last_status_at__gte=F("charger__connected_at"),
+    )
+    done["status"] = len(
+        reporting.move(
+            State.ACCEPTED,
+            State.DONE,
+            finished_at=now,
+            confirmed_by=RestartJob.Confirmation.STATUS,
+        )
+    )
+
+    # Reconnected after the Reset but no BootNotification within the grace: ask for one.
+    to_trigger = list(
+        reconnected.filter(
+            state=State.ACCEPTED,
+            trigger_sent_at__isnull=True,
+            charger__connected_at__lte=now - grace,
+        ).values_list("pk", flat=True)
+    )
+    if to_trigger:
+        jobs.filter(pk__in=to_trigger, trigger_sent_at__isnull=True).update(trigger_sent_at=now)
+        queue.enqueue_on_commit(queue.TRIGGER_BOOT, [(pk,) for pk in to_trigger])
+    done["trigger"] = len(to_trigger)
+
+    not_back = jobs.filter(accepted_at__lt=now - _seconds("RESTART_BOOT_DEADLINE"))
+    done["not_back"] = len(
+        not_back.move(State.ACCEPTED, State.NOT_BACK, detail="no_boot", finished_at=now)
+    )
+
+    # Scheduled too long: the session never ended (or the charger never rebooted).
+    too_long = jobs.filter(scheduled_at__lt=now - _seconds("RESTART_SCHEDULED_DEADLINE"))
+    done["not_back"] += len(
+        too_long.filter(sent_at__isnull=False).move(
+            State.SCHEDULED, State.NOT_BACK, detail="no_boot", finished_at=now
+        )
+    )
+    done["skipped"] = len(
+        too_long.filter(sent_at__isnull=True).move(
+            State.SCHEDULED, State.SKIPPED, detail="session_did_not_end", finished_at=now
+        )
+    )
+    # A 1.6 job waiting for a session end the signal did not deliver.
+    session_over = jobs.filter(sent_at__isnull=True, charger__session_active=False)
+    done["requeued"] = len(session_over.move(State.SCHEDULED, State.QUEUED, released_at=None))
+
+    # Released but never picked up (a lost message): send again; the claim makes it safe.
+    stale = list(
+        jobs.filter(
+            state=State.QUEUED, released_at__lt=now - _seconds("RESTART_RELEASE_STALE")
+        ).values_list("pk", flat=True)
+    )
+    if stale:
+        jobs.filter(pk__in=stale, state=State.QUEUED).update(released_at=now)
+        send_on_commit(stale)
+    done["resent"] = len(stale)
+
+    done["released"] = len(restart_jobs_release(now=now))
+    changed = {k: v for k, v in done.items() if v}
+    if changed:
+        log.info("restart deadlines: %s", changed)
+    return done

@@ -1,0 +1,175 @@
+"""A released job's way on: claimed for sending, answered, and moved by what chargers do.
+
+Each function is one step over many jobs at once, every state change a conditional
+`RestartJob.objects.move`: a job somebody else already moved on is left alone.
+tasks.py does the talking to chargers and hands the answers back here; the
+gateway's signals (receivers.py) report boots and ended sessions. A job that
+frees its slot in a wave asks for the next release (waves.release_on_commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Case, Value, When
+from django.utils import timezone
+
+from chargers.models import Charger
+from restarts.models import RestartJob, RestartRequest
+from restarts.waves import release_on_commit
+
+State = RestartJob.State
+
+
+def _reset_type(charger: Charger, mode: str) -> str:
+    now = mode == RestartRequest.Mode.NOW
+    if charger.ocpp_version == Charger.OcppVersion.V201:
+        return "Immediate" if now or not charger.session_active else "OnIdle"
+    return "Hard" if now else "Soft"
+
+
+@transaction.atomic
+def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
+    """Take the queued jobs among `job_ids` for sending (queued → sent), all at once.
+
+    Returns the jobs this call claimed (with their charger), each with its reset
+    type; a job that is not queued any more (a duplicate or redelivered task, a
+    boot, the beat) is not among them, so no job's Reset is ever sent twice. A job
+    whose charger is no longer eligible is skipped; a 1.6 charger that is charging
+    (and the request did not say "now") waits as scheduled until its session ends.
+    A few statements whatever the number of jobs.
+    """
+    now = now or timezone.now()
+    jobs = list(
+        RestartJob.objects.select_related("charger", "request")
+        .filter(pk__in=list(job_ids), state=State.QUEUED)
+        .select_for_update(of=("self",), skip_locked=True)  # a twin task holds them: its own
+        .order_by("pk")
+    )
+    skip: dict[str, list[int]] = {"not_connected": [], "no_remote_restart": []}
+    wait: list[int] = []
+    by_type: dict[str, list[RestartJob]] = {}
+    for job in jobs:
+        charger = job.charger
+        if not charger.is_connected:
+            skip["not_connected"].append(job.pk)
+        elif not charger.supports_remote_restart:
+            skip["no_remote_restart"].append(job.pk)
+        elif (
+            charger.session_active
+            and charger.ocpp_version == Charger.OcppVersion.V16
+            and job.request.mode != RestartRequest.Mode.NOW
+        ):
+            wait.append(job.pk)
+        else:
+            by_type.setdefault(_reset_type(charger, job.request.mode), []).append(job)
+    freed = False
+    for code, ids in skip.items():
+        skipped = RestartJob.objects.filter(pk__in=ids)
+        freed |= bool(skipped.move(State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
+    # Waiting for the session to end, it no longer holds a slot in the wave.
+    waiting = RestartJob.objects.filter(pk__in=wait)
+    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    if freed:
+        release_on_commit()
+    claimed: list[RestartJob] = []
+    for reset_type, group in by_type.items():
+        moved = set(
+            RestartJob.objects.filter(pk__in=[j.pk for j in group]).move(
+                State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type
+            )
+        )
+        for job in group:
+            if job.pk in moved:
+                job.state, job.sent_at, job.reset_type = State.SENT, now, reset_type
+                claimed.append(job)
+    return claimed
+
+
+@transaction.atomic
+def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
+    """Put claimed jobs back (sent → queued) whose Resets surely never left us."""
+    return RestartJob.objects.filter(pk__in=list(job_ids)).move(
+        State.SENT, State.QUEUED, sent_at=None, reset_type=""
+    )
+
+
+def _answer(result, now) -> tuple[str, dict]:
+    """The state and fields a job moves to for the gateway's answer to its Reset."""
+    fields: dict = {}
+    if result.outcome == "answered" and result.status == "Accepted":
+        to, fields = State.ACCEPTED, {"accepted_at": now}
+    elif result.outcome == "answered" and result.status == "Scheduled":
+        to, fields = State.SCHEDULED, {"scheduled_at": now}
+    elif result.outcome == "answered":
+        status = result.status or ""
+        to, fields = State.REJECTED, {"detail": "" if status == "Rejected" else status[:300]}
+    elif result.outcome == "call_error":
+        to, fields = State.REJECTED, {"detail": (result.detail or "CallError")[:300]}
+    elif result.outcome == "not_connected":
+        to, fields = State.SKIPPED, {"detail": "not_connected"}
+    else:  # timeout, error: we cannot know whether it arrived, so never send again
+        to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
+    if to not in RestartJob.UNFINISHED:
+        fields["finished_at"] = now
+    return to, fields
+
+
+@transaction.atomic
+def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=None) -> dict:
+    """Record what came of many Resets: (job id, CallResult) pairs. Returns {job id: state}.
+
+    One conditional move per distinct outcome (sent → …); a job that moved on
+    meanwhile (done by an early BootNotification, the beat) keeps its state and is
+    not in the answer.
+    """
+    now = now or timezone.now()
+    groups: dict[tuple, list[int]] = {}
+    for job_id, result in answers:
+        to, fields = _answer(result, now)
+        groups.setdefault((to, tuple(sorted(fields.items()))), []).append(job_id)
+    states: dict[int, str] = {}
+    freed = False
+    for (to, fields), ids in groups.items():
+        moved = RestartJob.objects.filter(pk__in=ids).move(State.SENT, to, **dict(fields))
+        states.update(dict.fromkeys(moved, to))
+        freed |= bool(moved) and to != State.ACCEPTED
+    if freed:
+        release_on_commit()
+    return states
+
+
+# --- Reactions to what the gateway recorded (chargers.signals, see receivers.py) -------
+
+
+@transaction.atomic
+def restart_jobs_confirm_boot(*, charger_id: int, at) -> int:
+    """A BootNotification after the Reset was sent completes the charger's job."""
+    done = RestartJob.objects.filter(charger_id=charger_id, sent_at__lte=at).move(
+        [State.SENT, State.ACCEPTED, State.SCHEDULED],
+        State.DONE,
+        finished_at=at,
+        confirmed_by=Case(
+            When(trigger_sent_at__isnull=False, then=Value(RestartJob.Confirmation.TRIGGER)),
+            default=Value(RestartJob.Confirmation.BOOT),
+        ),
+    )
+    if done:
+        release_on_commit()
+    return len(done)
+
+
+@transaction.atomic
+def restart_jobs_session_ended(*, charger_id: int, at) -> int:
+    """The charging session ended: scheduled restarts go ahead."""
+    scheduled = RestartJob.objects.filter(charger_id=charger_id)
+    # 1.6: the Reset was held back; it goes back into its group's wave.
+    waiting = scheduled.filter(sent_at__isnull=True).move(
+        State.SCHEDULED, State.QUEUED, released_at=None
+    )
+    # 2.0.1 OnIdle: the charger resets itself now; the boot deadline starts.
+    scheduled.filter(sent_at__isnull=False).move(State.SCHEDULED, State.ACCEPTED, accepted_at=at)
+    if waiting:
+        release_on_commit()
+    return len(waiting)
