@@ -197,6 +197,12 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# Reverse proxies (IP addresses or networks) whose X-Forwarded-For names the client, for
+# the web (lockouts, API limits, audit) and the gateway alike; see tenancy/proxies.py.
+# OCPP_TRUSTED_PROXIES is the old, gateway-only name: still read when TRUSTED_PROXIES is unset.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", os.getenv("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1"))
+OCPP_TRUSTED_PROXIES = TRUSTED_PROXIES  # deprecated alias, for one release
+
 # Redis: the Celery broker and the gateway's command channel.
 REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -273,11 +279,10 @@ OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
 OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
 # A websocket handshake (TCP accepted to upgrade answered) must finish within this.
 OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
-# Sockets one client address may hold (0: no limit). Behind a reverse proxy listed in
-# OCPP_TRUSTED_PROXIES the address is the last X-Forwarded-For entry; a trusted proxy's
-# own connections without that header (local tools, simulators) are not limited.
+# Sockets one client address may hold (0: no limit). Behind a trusted proxy (TRUSTED_PROXIES)
+# the address is the one it forwards; a trusted proxy's own connections without
+# X-Forwarded-For (local tools, simulators) are not limited.
 OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
-OCPP_TRUSTED_PROXIES = envlist("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

@@ -6,8 +6,8 @@
   while stopping. ``/healthz`` answers 200 while the gateway serves.
 - One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
   flight included (more are refused with 429). Behind a reverse proxy listed in
-  ``trusted_proxies`` the client address is the last one the proxy put in
-  ``X-Forwarded-For``.
+  ``trusted_proxies`` the client address is the one it forwards (``tenancy.proxies``:
+  ``X-Forwarded-For`` read from the right, past our own proxies).
 - Charger passwords never reach a log: the Authorization header is masked in the
   websockets library's debug log of the handshake. Verified passwords are remembered
   (as a hash) so a reconnect storm does not redo hundreds of slow hash checks.
@@ -31,6 +31,7 @@ from websockets.exceptions import NegotiationError
 
 from chargers.models import Charger
 from ocpp_gateway.recorder import Recorder
+from tenancy.proxies import TrustedProxies
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -159,13 +160,13 @@ class Handshake:
         *,
         recorder: Recorder,
         max_connections_per_ip: int,
-        trusted_proxies: Iterable[str],
+        trusted_proxies: TrustedProxies | Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
     ):
         self.recorder = recorder
         self.max_connections_per_ip = max_connections_per_ip
-        self.trusted_proxies = frozenset(trusted_proxies)
+        self.trusted_proxies = TrustedProxies.parse(trusted_proxies)
         self.stopping = stopping
         self.health = health
         # Open sockets (and handshakes past our checks) per client address.
@@ -253,13 +254,11 @@ class Handshake:
     def _client_address(self, connection: ServerConnection, request) -> str | None:
         """Whom a connection limit applies to; None for a trusted proxy speaking for itself."""
         peer = connection.remote_address[0] if connection.remote_address else "unknown"
-        if peer not in self.trusted_proxies:
-            return peer
-        forwarded = request.headers.get_all("X-Forwarded-For")
-        if not forwarded:
+        client = self.trusted_proxies.resolve(peer, request.headers.get_all("X-Forwarded-For"))
+        connection.client_address = client
+        if client.via_proxy and not client.forwarded:
             return None  # the proxy itself, local tools and simulators
-        # The last entry is the one our proxy appended: the address it saw.
-        return forwarded[-1].split(",")[-1].strip() or None
+        return client.address
 
     async def _password_ok(self, charge_point_id: str, password_hash: str, header) -> bool:
         credentials = _basic_credentials(header)

@@ -49,6 +49,7 @@ from ocpp_gateway.handshake import (
 )
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
+from tenancy.proxies import TrustedProxies, trusted_proxies
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -78,7 +79,7 @@ class GatewayConfig:
     close_timeout: float
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
-    trusted_proxies: frozenset[str]
+    trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -88,7 +89,7 @@ class GatewayConfig:
         """
         given = {name: value for name, value in overrides.items() if value is not None}
         if "trusted_proxies" in given:
-            given["trusted_proxies"] = frozenset(given["trusted_proxies"])
+            given["trusted_proxies"] = TrustedProxies.parse(given["trusted_proxies"])
         port = given.get("port", 9000)
         defaults = cls(
             host="127.0.0.1",
@@ -104,7 +105,7 @@ class GatewayConfig:
             close_timeout=5,
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
-            trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
+            trusted_proxies=trusted_proxies(),
         )
         return replace(defaults, **given)
 

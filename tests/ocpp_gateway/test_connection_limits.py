@@ -136,3 +136,14 @@ def test_an_untrusted_peer_cannot_escape_the_limit_with_x_forwarded_for(make_gat
         for n, cp_id in enumerate(ids)
     ]
     assert kinds == ["open", "open", "refused"]
+
+
+def test_a_trusted_proxy_given_as_a_network_is_trusted(make_gateway, runner):
+    gateway = make_gateway(max_connections_per_ip=1, trusted_proxies=("127.0.0.0/8",))
+    ids = [make_charger(is_connected=False).charge_point_id for _ in range(4)]
+    site = {"X-Forwarded-For": "198.51.100.7"}
+    kinds = [try_open(runner, ws_url(gateway, cp_id), site)[0] for cp_id in ids[:2]]
+    assert kinds == ["open", "refused"]  # counted per forwarded address
+    # 127.0.0.2 is inside the network: its own connections are a proxy's, not limited.
+    kinds = [try_open(runner, ws_url(gateway, cp_id), source="127.0.0.2")[0] for cp_id in ids[2:]]
+    assert kinds == ["open", "open"]
