@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarding headers count only from TRUSTED_PROXIES; request.client_address.
+    "tenancy.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -144,6 +146,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client behind our proxy, not the proxy (which would lock everyone out at once).
+AXES_CLIENT_IP_CALLABLE = "tenancy.audit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenancy.views.login_locked_out"
 AXES_VERBOSE = False
@@ -164,7 +168,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Security. In production TLS is terminated by a reverse proxy that sets
-# X-Forwarded-Proto; cookies are secure and HSTS is on.
+# X-Forwarded-Proto; cookies are secure and HSTS is on. The header is believed only from
+# TRUSTED_PROXIES: TrustedProxyMiddleware drops it from anyone else.
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0" if DEBUG else "1")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0" if DEBUG else "1")
 SESSION_COOKIE_HTTPONLY = True

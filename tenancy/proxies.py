@@ -123,6 +123,14 @@ def trusted_proxies() -> TrustedProxies:
     return _from_setting(tuple(settings.TRUSTED_PROXIES))
 
 
+def client_address_of(meta) -> ClientAddress:
+    """The client of a WSGI request (its ``META``): REMOTE_ADDR and X-Forwarded-For."""
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR")
+    return trusted_proxies().resolve(
+        meta.get("REMOTE_ADDR") or "", [forwarded] if forwarded else []
+    )
+
+
 def limit_key(address: str) -> str:
     """What a per-address limit counts: an IPv4 address, or an IPv6 address's /64.
 
