@@ -284,10 +284,13 @@ OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
 OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
 # A websocket handshake (TCP accepted to upgrade answered) must finish within this.
 OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
-# Sockets one client address may hold (0: no limit). Behind a trusted proxy (TRUSTED_PROXIES)
-# the address is the one it forwards; a trusted proxy's own connections without
-# X-Forwarded-For (local tools, simulators) are not limited.
-OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
+# Sockets one client address (IPv6: one /64) may hold (0: no limit). Behind a trusted proxy
+# (TRUSTED_PROXIES) the address is the one it forwards; a trusted proxy's own connections
+# without X-Forwarded-For (local tools, simulators) are not limited. High on purpose: a
+# carrier-grade NAT or an M2M APN puts a whole fleet behind one address, and each socket
+# after the handshake is one authenticated charger (a second socket for the same id
+# replaces the first), so the cap is a memory backstop (README: "Connections per address").
+OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 10_000)
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

@@ -4,8 +4,10 @@
   database knows, and HTTP Basic auth (user = charge point id) where the charger has a
   password. Refusals are plain HTTP answers: 400, 401 (with WWW-Authenticate), 404, 503
   while stopping. ``/healthz`` answers 200 while the gateway serves.
-- One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
-  flight included (more are refused with 429). Behind a reverse proxy listed in
+- One client address (an IPv6 one: its /64) holds at most ``max_connections_per_ip``
+  sockets, handshakes in flight included (more are refused with 429). The default is
+  high (a whole NAT'ed site shares one address): it is a memory backstop, not the
+  protection against guessing. Behind a reverse proxy listed in
   ``trusted_proxies`` the client address is the one it forwards (``tenancy.proxies``:
   ``X-Forwarded-For`` read from the right, past our own proxies).
 - Charger passwords never reach a log: the Authorization header is masked in the
@@ -31,7 +33,7 @@ from websockets.exceptions import NegotiationError
 
 from chargers.models import Charger
 from ocpp_gateway.recorder import Recorder
-from tenancy.proxies import TrustedProxies
+from tenancy.proxies import TrustedProxies, limit_key
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -233,6 +235,7 @@ class Handshake:
         address = self._client_address(connection, request)
         if address is None or self.max_connections_per_ip <= 0:
             return None
+        address = limit_key(address)  # an IPv6 client counts per /64
         if self.clients[address] >= self.max_connections_per_ip:
             logger.warning(
                 "%s: refused, %s already holds %d sockets",
