@@ -119,7 +119,8 @@ PUBLIC = {"login", "set_language", "healthz", "home", "groups:invitation"}
 # sent (tests/api/test_tokens.py); api-root is ninja's "/" (shadowed by "home").
 PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
 PUBLIC |= {"api:signin", "api:refresh_token"}
-# Namespaces covered elsewhere: the admin site has its own permission tests.
+# Namespaces covered elsewhere: the admin site (superusers only) is tried page by page,
+# every registered model, in tests/tenancy/test_admin.py.
 SKIP_NAMESPACES = {"admin"}
 
 
