@@ -269,7 +269,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
-    }
+    },
+    # Used and expired API refresh tokens (api/tasks.py).
+    "api-prune-refresh-tokens": {
+        "task": "api.prune_refresh_tokens",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # The OCPP gateway.
@@ -296,6 +302,8 @@ OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 10_000)
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)
 API_REFRESH_TOKEN_TTL = envint("API_REFRESH_TOKEN_TTL", 24 * 60 * 60)
+# A sign-in's refresh tokens rotate; none reaches past this long after the sign-in.
+API_REFRESH_FAMILY_TTL = envint("API_REFRESH_FAMILY_TTL", 30 * 24 * 60 * 60)
 API_RATE_LIMIT_PER_USER = envint("API_RATE_LIMIT_PER_USER", 120)
 API_RATE_LIMIT_PER_ADDRESS = envint("API_RATE_LIMIT_PER_ADDRESS", 600)
 API_RATE_LIMIT_SIGNIN_PER_ADDRESS = envint("API_RATE_LIMIT_SIGNIN_PER_ADDRESS", 20)
