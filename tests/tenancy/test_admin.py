@@ -78,7 +78,7 @@ def test_a_staff_user_who_is_not_a_superuser_is_kept_out_of_every_admin_page(tre
     urls = [
         "/admin/",
         reverse("admin:autocomplete")
-        + "?app_label=tenancy&model_name=membership&field_name=user&term=a",
+        + "?app_label=portal&model_name=membership&field_name=user&term=a",
     ]
     changes = 0
     for model in admin.site._registry:
@@ -102,7 +102,7 @@ def test_a_staff_admin_cannot_add_a_membership_above_their_role_through_the_admi
     staffer = staff(tree["a"], Role.ADMIN)
     newcomer = make_user("newcomer")
     response = logged_in(staffer).post(
-        reverse("admin:tenancy_membership_add"),
+        reverse("admin:portal_membership_add"),
         {"user": newcomer.pk, "group": tree["a"].pk, "role": Role.SUPER_ADMIN},
     )
     assert _refused(response)
@@ -111,7 +111,7 @@ def test_a_staff_admin_cannot_add_a_membership_above_their_role_through_the_admi
 
 def test_a_staff_admin_cannot_edit_an_organisation_where_they_are_a_plain_user(tree):
     staffer = staff(tree["root"], Role.USER)
-    url = reverse("admin:tenancy_organisation_change", args=[tree["org"].pk])
+    url = reverse("admin:portal_organisation_change", args=[tree["org"].pk])
     assert _refused(logged_in(staffer).post(url, {"name": "Taken over"}))
     tree["org"].refresh_from_db()
     assert tree["org"].name == "Nordlys"
@@ -154,9 +154,9 @@ def test_every_admin_write_by_a_superuser_is_audited(tree, operator):
     client = logged_in(operator, **PROXIED)
 
     # A group added.
-    page = client.get(reverse("admin:tenancy_group_add"))
+    page = client.get(reverse("admin:portal_group_add"))
     data = {**page_data(page), "organisation": tree["org"].pk, "parent": tree["a"].pk, "name": "Ny"}
-    assert client.post(reverse("admin:tenancy_group_add"), data).status_code == 302
+    assert client.post(reverse("admin:portal_group_add"), data).status_code == 302
     new_group = Group.objects.get(name="Ny")
     added = AuditEvent.objects.get(action="admin.group.add")
     assert added.actor == operator and added.ip_address == "198.51.100.20"
@@ -164,7 +164,7 @@ def test_every_admin_write_by_a_superuser_is_audited(tree, operator):
 
     # A membership's role changed in the group's inline.
     member = make_member(tree["a"], Role.USER, username="inline-member")
-    url = reverse("admin:tenancy_group_change", args=[tree["a"].pk])
+    url = reverse("admin:portal_group_change", args=[tree["a"].pk])
     data = page_data(client.get(url))
     row = next(k for k, v in data.items() if k.endswith("-user") and str(v) == str(member.pk))
     data[row.replace("-user", "-role")] = Role.ADMIN
@@ -186,7 +186,7 @@ def test_every_admin_write_by_a_superuser_is_audited(tree, operator):
     doomed = [make_member(tree["b"], Role.USER) for _ in range(2)]
     pks = [m.memberships.get().pk for m in doomed]
     response = client.post(
-        reverse("admin:tenancy_membership_changelist"),
+        reverse("admin:portal_membership_changelist"),
         {"action": "delete_selected", "_selected_action": pks, "post": "yes"},
     )
     assert response.status_code == 302
