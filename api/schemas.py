@@ -138,6 +138,10 @@ class ChargerOut(Schema):
     firmware_version: str
     ocpp_version: str
     supports_remote_restart: bool
+    security_profile: int = Field(
+        description="OCPP security profile the gateway requires: 1 password, 2 TLS and "
+        "password, 3 TLS and a client certificate whose common name is the charge point id."
+    )
     connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None

@@ -9,10 +9,20 @@ from django.utils.translation import gettext_lazy as _
 from tenancy.models import Group
 
 
+class SecurityProfile(models.IntegerChoices):
+    """OCPP's security profiles: how a charger proves who it is at the handshake."""
+
+    PASSWORD = 1, _("Profile 1: password")
+    TLS_PASSWORD = 2, _("Profile 2: TLS and password")
+    TLS_CERTIFICATE = 3, _("Profile 3: TLS and client certificate")
+
+
 class Charger(models.Model):
     class OcppVersion(models.TextChoices):
         V16 = "1.6", "OCPP 1.6J"
         V201 = "2.0.1", "OCPP 2.0.1"
+
+    SecurityProfile = SecurityProfile
 
     charge_point_id = models.CharField(
         _("charge point id"),
@@ -33,6 +43,14 @@ class Charger(models.Model):
     )
     supports_remote_restart = models.BooleanField(_("can be restarted remotely"), default=True)
     password_hash = models.CharField(_("OCPP password (hashed)"), max_length=200, blank=True)
+    # The floor the gateway enforces at the handshake: a charger connecting with less
+    # (plain ws:// for profile 2, no certificate for profile 3) is refused.
+    security_profile = models.PositiveSmallIntegerField(
+        _("security profile"),
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.PASSWORD,
+        help_text=_("Profile 3: the certificate's common name must be the charge point id."),
+    )
 
     is_connected = models.BooleanField(_("connected"), default=False)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
@@ -58,6 +76,12 @@ class Charger(models.Model):
             models.Index(fields=["group", "name"], name="charger_group_name"),
             models.Index(fields=["is_connected", "name"], name="charger_connected_name"),
             models.Index(fields=["last_status"], name="charger_last_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(security_profile__in=[1, 2, 3]),
+                name="charger_security_profile_known",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -298,6 +298,9 @@ OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
 # after the handshake is one authenticated charger (a second socket for the same id
 # replaces the first), so the cap is a memory backstop (README: "Connections per address").
 OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 10_000)
+# The security profile (1 password, 2 TLS + password, 3 TLS + client certificate) the
+# portal's add-charger form suggests; each charger keeps its own.
+OCPP_DEFAULT_SECURITY_PROFILE = envint("OCPP_DEFAULT_SECURITY_PROFILE", 1)
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)
