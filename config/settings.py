@@ -301,6 +301,23 @@ OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 10_000)
 # The security profile (1 password, 2 TLS + password, 3 TLS + client certificate) the
 # portal's add-charger form suggests; each charger keeps its own.
 OCPP_DEFAULT_SECURITY_PROFILE = envint("OCPP_DEFAULT_SECURITY_PROFILE", 1)
+# TLS in the gateway (wss://, security profiles 2 and 3; ocpp_gateway/tls.py). Certificate
+# chains and keys pair by position (an ECDSA and an RSA chain serve every OCPP suite).
+OCPP_TLS_CERT = envlist("OCPP_TLS_CERT", "")
+OCPP_TLS_KEY = envlist("OCPP_TLS_KEY", "")
+# CA bundle of charger certificates (profile 3); empty: no certificate is asked for.
+OCPP_TLS_CLIENT_CA = os.getenv("OCPP_TLS_CLIENT_CA", "")
+# PEM CRL(s) of that CA; when set, every charger certificate's issuer needs a current CRL.
+OCPP_TLS_CLIENT_CRL = os.getenv("OCPP_TLS_CLIENT_CRL", "")
+# When set, a charger certificate's O (organisation) must be this: the operator (CPO).
+OCPP_TLS_CLIENT_ORGANIZATION = os.getenv("OCPP_TLS_CLIENT_ORGANIZATION", "")
+OCPP_TLS_CIPHERS = os.getenv("OCPP_TLS_CIPHERS", "")  # empty: ocpp_gateway.tls.DEFAULT_CIPHERS
+# OpenSSL's strict X.509 checks of charger certificates; 0 for chargers with sloppy ones.
+OCPP_TLS_CLIENT_STRICT = envbool("OCPP_TLS_CLIENT_STRICT", "1")
+# Seconds between looks at the TLS files: a new CRL or certificate is used without a restart.
+OCPP_TLS_RELOAD_INTERVAL = envfloat("OCPP_TLS_RELOAD_INTERVAL", 60)
+# With TLS on, also serve plain ws:// on this port (profile 1 chargers, local tools).
+OCPP_PLAIN_PORT = envint("OCPP_PLAIN_PORT", 0) or None
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

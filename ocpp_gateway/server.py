@@ -49,6 +49,7 @@ from ocpp_gateway.handshake import (
 )
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
+from ocpp_gateway.tls import TlsConfig, TlsContexts
 from tenancy.proxies import TrustedProxies, trusted_proxies
 
 logger = logging.getLogger("ocpp_gateway")
@@ -80,6 +81,8 @@ class GatewayConfig:
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
     trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
+    tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
+    plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -93,6 +96,10 @@ class GatewayConfig:
             del given["gateway_id"]
         if "trusted_proxies" in given:
             given["trusted_proxies"] = TrustedProxies.parse(given["trusted_proxies"])
+        if "tls" not in given:
+            given["tls"] = TlsConfig.from_settings()
+        if given["tls"] is not None and "plain_port" not in given:
+            given["plain_port"] = settings.OCPP_PLAIN_PORT
         port = given.get("port", 9000)
         defaults = cls(
             host="127.0.0.1",
@@ -136,7 +143,12 @@ class Gateway:
         self.redis: aioredis.Redis | None = None
         self.routes: RouteTable | None = None
         self.commands: CommandLoop | None = None
+        # Built (and checked) before anything else: a TLS file that does not load stops
+        # the gateway from starting at all.
+        self.tls = TlsContexts(config.tls) if config.tls else None
+        self.plain_port = config.plain_port
         self._server = None
+        self._plain_server = None
         self._tasks: list[asyncio.Task] = []
         self._call_tasks: set[asyncio.Task] = set()
 
@@ -166,40 +178,52 @@ class Gateway:
         self.commands = CommandLoop(self.redis, self.gateway_id, self)
         await self.routes.refresh_alive()
         await self._sweep_routes()
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            process_request=self.handshake.process_request,
-            select_subprotocol=select_subprotocol,
-            subprotocols=list(SUBPROTOCOLS),
-            compression=None,
-            max_size=config.max_frame_bytes,
-            max_queue=16,
-            ping_interval=config.ping_interval or None,
-            ping_timeout=config.ping_timeout or None,
-            close_timeout=config.close_timeout,
-            open_timeout=config.open_timeout,
-            create_connection=CountedConnection,
-            backlog=2048,
-            server_header="ocpp-gateway",
-        )
+        options = {
+            "process_request": self.handshake.process_request,
+            "select_subprotocol": select_subprotocol,
+            "subprotocols": list(SUBPROTOCOLS),
+            "compression": None,
+            "max_size": config.max_frame_bytes,
+            "max_queue": 16,
+            "ping_interval": config.ping_interval or None,
+            "ping_timeout": config.ping_timeout or None,
+            "close_timeout": config.close_timeout,
+            "open_timeout": config.open_timeout,  # the TLS handshake's limit too
+            "create_connection": CountedConnection,
+            "backlog": 2048,
+            "server_header": "ocpp-gateway",
+        }
+        tls = self.tls.outer if self.tls else None
+        self._server = await serve(self._handle, self.host, self.port, ssl=tls, **options)
         if not self.port:
             self.port = self._server.sockets[0].getsockname()[1]
-        for coro in (
+        if self.tls and self.plain_port is not None:
+            # The same handler, checks and state: only the transport differs.
+            self._plain_server = await serve(self._handle, self.host, self.plain_port, **options)
+            self.plain_port = self._plain_server.sockets[0].getsockname()[1]
+        background = [
             self.recorder.run(),
             self._keep_alive(),
             self.commands.run(),
             self._watch_presence(),
             self._sweep(),
-        ):
-            self._tasks.append(asyncio.create_task(coro))
+        ]
+        if self.tls:
+            background.append(self.tls.watch())
+        self._tasks.extend(asyncio.create_task(coro) for coro in background)
+        scheme = "wss" if self.tls else "ws"
         logger.info(
-            "gateway %s serving ws://%s:%s%s<charge point id>",
+            "gateway %s serving %s://%s:%s%s<charge point id>%s",
             self.gateway_id,
+            scheme,
             self.host,
             self.port,
             PATH_PREFIX,
+            f" ({self.tls.describe()}; ws:// on port {self.plain_port})"
+            if self._plain_server
+            else f" ({self.tls.describe()})"
+            if self.tls
+            else "",
         )
 
     async def stop(self) -> None:
@@ -208,9 +232,10 @@ class Gateway:
             return
         self.stopping = True
         logger.info("gateway %s stopping", self.gateway_id)
-        if self._server is not None:
-            self._server.close(close_connections=True)  # 1001 going away
-            await self._server.wait_closed()
+        for server in (self._server, self._plain_server):
+            if server is not None:
+                server.close(close_connections=True)  # 1001 going away
+                await server.wait_closed()
         # Anything a handler could not clean up (it always should) is cleaned up here.
         for conn in list(self.connections.values()):
             await self._detach(conn)

@@ -126,6 +126,14 @@ def gateway(make_gateway):
     return make_gateway()
 
 
+@pytest.fixture
+def pki(tmp_path):
+    """A CA, another CA, gateway chains (ECDSA and RSA) and a CRL: tests/ocpp_gateway/pki.py."""
+    from tests.ocpp_gateway.pki import make_pki
+
+    return make_pki(tmp_path / "pki")
+
+
 def ws_url(gateway_or_port, charge_point_id: str = "") -> str:
     port = gateway_or_port if isinstance(gateway_or_port, int) else gateway_or_port.port
     base = f"ws://127.0.0.1:{port}/ocpp"
