@@ -318,6 +318,9 @@ OCPP_TLS_CLIENT_STRICT = envbool("OCPP_TLS_CLIENT_STRICT", "1")
 OCPP_TLS_RELOAD_INTERVAL = envfloat("OCPP_TLS_RELOAD_INTERVAL", 60)
 # With TLS on, also serve plain ws:// on this port (profile 1 chargers, local tools).
 OCPP_PLAIN_PORT = envint("OCPP_PLAIN_PORT", 0) or None
+# Behind a proxy that terminates TLS: believe its X-Forwarded-Proto and X-Client-Cert (the
+# charger certificate it verified) from TRUSTED_PROXIES, and from nobody else.
+OCPP_PROXY_TERMINATES_TLS = envbool("OCPP_PROXY_TERMINATES_TLS", "0")
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

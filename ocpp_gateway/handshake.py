@@ -10,6 +10,9 @@
   protection against guessing. Behind a reverse proxy listed in
   ``trusted_proxies`` the client address is the one it forwards (``tenancy.proxies``:
   ``X-Forwarded-For`` read from the right, past our own proxies).
+- The charger's security profile is a floor (admission.py): profile 2 needs TLS, profile
+  3 a client certificate whose CN is its id; a certificate for another id is refused
+  whatever the profile. Every such refusal, like a wrong password, is the same 401.
 - Charger passwords never reach a log: the Authorization header is masked in the
   websockets library's debug log of the handshake. Verified passwords are remembered
   (as a hash) so a reconnect storm does not redo hundreds of slow hash checks.
@@ -32,6 +35,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import NegotiationError
 
 from chargers.models import Charger
+from ocpp_gateway.admission import TLS_CERTIFICATE, Refusal, admission, transport_of
 from ocpp_gateway.recorder import Recorder
 from tenancy.proxies import TrustedProxies, limit_key
 
@@ -85,9 +89,21 @@ class CountedConnection(ServerConnection):
 def _lookup_charger(charge_point_id: str):
     return (
         Charger.objects.filter(charge_point_id=charge_point_id)
-        .values_list("pk", "password_hash")
+        .values_list("pk", "password_hash", "security_profile")
         .first()
     )
+
+
+def refuse_unauthenticated(connection, charge_point_id: str, reason: str):
+    """The one answer to a charger that did not prove who it is, whatever the reason
+    (wrong password, a certificate for another id, a downgrade below its profile): the
+    reason goes to the log only."""
+    logger.warning("%s: refused, %s", charge_point_id, reason)
+    response = connection.respond(
+        http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+    )
+    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
 
 
 class _PasswordCache:
@@ -165,12 +181,16 @@ class Handshake:
         trusted_proxies: TrustedProxies | Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
+        proxy_terminates_tls: bool = False,
+        client_organisation: str = "",
     ):
         self.recorder = recorder
         self.max_connections_per_ip = max_connections_per_ip
         self.trusted_proxies = TrustedProxies.parse(trusted_proxies)
         self.stopping = stopping
         self.health = health
+        self.proxy_terminates_tls = proxy_terminates_tls
+        self.client_organisation = client_organisation
         # Open sockets (and handshakes past our checks) per client address.
         self.clients: Counter[str] = Counter()
         self._passwords = _PasswordCache()
@@ -216,19 +236,47 @@ class Handshake:
         if found is None:
             logger.warning("%s: refused, unknown charge point id", charge_point_id)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
-        pk, password_hash = found
-        if password_hash and not await self._password_ok(
-            charge_point_id, password_hash, request.headers.get("Authorization")
-        ):
-            logger.warning("%s: refused, missing or wrong password", charge_point_id)
-            response = connection.respond(
-                http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
-            )
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
+        pk, password_hash, required = found
+        decided = await self._admit(connection, request, charge_point_id, password_hash, required)
+        if isinstance(decided, Refusal):
+            return refuse_unauthenticated(connection, charge_point_id, decided.reason)
         connection.charge_point_id = charge_point_id
         connection.charger_pk = pk
         return None
+
+    async def _admit(self, connection, request, charge_point_id, password_hash, required):
+        """The security profile floor and the certificate binding (admission.py)."""
+        transport = transport_of(
+            connection,
+            request,
+            getattr(connection, "client_address", None),
+            proxy_terminates_tls=self.proxy_terminates_tls,
+        )
+        if isinstance(transport, Refusal):
+            return transport
+        certificate = transport.certificate
+        proven = (
+            transport.tls
+            and certificate
+            and certificate.proves(charge_point_id, self.client_organisation)
+        )
+        password_ok = True  # no password stored; or not asked for: a bound certificate, profile 3
+        if password_hash and not proven and required < TLS_CERTIFICATE:
+            password_ok = await self._password_ok(
+                charge_point_id, password_hash, request.headers.get("Authorization")
+            )
+        decided = admission(
+            required=required,
+            transport=transport,
+            charge_point_id=charge_point_id,
+            password_ok=password_ok,
+            has_password=bool(password_hash),
+            organisation=self.client_organisation,
+        )
+        if not isinstance(decided, Refusal):
+            connection.security_profile = decided
+            connection.certificate = certificate if proven else None
+        return decided
 
     def _take_client_slot(self, connection, request, charge_point_id: str):
         """Count this handshake against its client address; a 429 answer when over the limit."""

@@ -37,6 +37,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_gateway import registry
+from ocpp_gateway.admission import warn_unservable_profiles
 from ocpp_gateway.charge_point import GatewayChargePointMixin
 from ocpp_gateway.command_loop import CommandLoop
 from ocpp_gateway.handlers import CHARGE_POINT_CLASSES
@@ -83,6 +84,8 @@ class GatewayConfig:
     trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
     tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
     plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
+    proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
+    client_organisation: str = ""  # a charger certificate's O must be this, when set
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -116,6 +119,8 @@ class GatewayConfig:
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
             trusted_proxies=trusted_proxies(),
+            proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
+            client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
         )
         return replace(defaults, **given)
 
@@ -133,6 +138,8 @@ class Gateway:
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
             trusted_proxies=config.trusted_proxies,
+            proxy_terminates_tls=config.proxy_terminates_tls,
+            client_organisation=config.client_organisation,
             stopping=lambda: self.stopping,
             health=lambda: {
                 "status": "ok",
@@ -178,6 +185,7 @@ class Gateway:
         self.commands = CommandLoop(self.redis, self.gateway_id, self)
         await self.routes.refresh_alive()
         await self._sweep_routes()
+        await self.recorder.in_reader(warn_unservable_profiles, config, self.tls)
         options = {
             "process_request": self.handshake.process_request,
             "select_subprotocol": select_subprotocol,
@@ -211,7 +219,9 @@ class Gateway:
         if self.tls:
             background.append(self.tls.watch())
         self._tasks.extend(asyncio.create_task(coro) for coro in background)
-        scheme = "wss" if self.tls else "ws"
+        scheme, described = ("wss", f" ({self.tls.describe()})") if self.tls else ("ws", "")
+        if self._plain_server:
+            described = described[:-1] + f"; ws:// on port {self.plain_port})"
         logger.info(
             "gateway %s serving %s://%s:%s%s<charge point id>%s",
             self.gateway_id,
@@ -219,11 +229,7 @@ class Gateway:
             self.host,
             self.port,
             PATH_PREFIX,
-            f" ({self.tls.describe()}; ws:// on port {self.plain_port})"
-            if self._plain_server
-            else f" ({self.tls.describe()})"
-            if self.tls
-            else "",
+            described,
         )
 
     async def stop(self) -> None:
@@ -265,6 +271,8 @@ class Gateway:
             token=uuid.uuid4().hex,
             gateway=self,
         )
+        conn.security_profile = getattr(websocket, "security_profile", 1)
+        conn.certificate = getattr(websocket, "certificate", None)
         await self._attach(conn)
         try:
             async for message in websocket:
@@ -293,7 +301,14 @@ class Gateway:
         old = self.connections.get(cp_id)
         self.connections[cp_id] = conn
         self.recorder.connected(conn.charger_pk, conn.token, timezone.now(), conn.ocpp_version)
-        logger.info("%s: connected (OCPP %s)", cp_id, conn.ocpp_version)
+        certificate = conn.certificate
+        logger.info(
+            "%s: connected (OCPP %s, profile %s%s)",
+            cp_id,
+            conn.ocpp_version,
+            conn.security_profile,
+            f", {certificate.describe()}" if certificate else "",
+        )
         try:
             await self.routes.claim(conn)
         except Exception:

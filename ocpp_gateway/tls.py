@@ -51,7 +51,6 @@ class TlsConfig:
     chains: tuple[tuple[Path, Path], ...]  # (certificate chain, key) pairs
     client_ca: Path | None = None
     client_crl: Path | None = None
-    client_organisation: str = ""  # when set, a charger certificate's O must be this
     ciphers: str = DEFAULT_CIPHERS
     strict: bool = True  # OpenSSL's X.509 strict mode for charger certificates
     reload_interval: float = 60.0  # seconds between looks at the files
@@ -80,7 +79,6 @@ class TlsConfig:
             chains=tuple((Path(c), Path(k)) for c, k in zip(certs, keys, strict=True)),
             client_ca=Path(client_ca) if client_ca else None,
             client_crl=Path(client_crl) if client_crl else None,
-            client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
             ciphers=settings.OCPP_TLS_CIPHERS or DEFAULT_CIPHERS,
             strict=settings.OCPP_TLS_CLIENT_STRICT,
             reload_interval=settings.OCPP_TLS_RELOAD_INTERVAL,
