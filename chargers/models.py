@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenancy.models import Group
@@ -62,6 +65,14 @@ class Charger(models.Model):
     # A charging session (1.6 transaction / 2.0.1 TransactionEvent) is running.
     session_active = models.BooleanField(_("charging session running"), default=False)
     session_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the gateway saw at the last connection: the profile the charger proved (3 with a
+    # certificate bound to its id, 2 over TLS, else 1) and when that certificate expires.
+    connection_security_profile = models.PositiveSmallIntegerField(
+        _("security profile of the last connection"), null=True, blank=True, editable=False
+    )
+    certificate_expires_at = models.DateTimeField(
+        _("client certificate expires"), null=True, blank=True, editable=False
+    )
     # Which socket currently owns this charger; a closing socket only marks the
     # charger disconnected if it still owns it (a newer connection wins).
     connection_token = models.CharField(max_length=64, blank=True, editable=False)
@@ -98,3 +109,9 @@ class Charger(models.Model):
     @property
     def requires_password(self) -> bool:
         return bool(self.password_hash)
+
+    def certificate_expires_soon(self, *, days: int = 30) -> bool:
+        """The client certificate of its last connection ends within `days` (or has ended)."""
+        if self.certificate_expires_at is None:
+            return False
+        return self.certificate_expires_at < timezone.now() + timedelta(days=days)

@@ -300,8 +300,10 @@ class Gateway:
         cp_id = conn.id
         old = self.connections.get(cp_id)
         self.connections[cp_id] = conn
-        self.recorder.connected(conn.charger_pk, conn.token, timezone.now(), conn.ocpp_version)
-        certificate = conn.certificate
+        certificate, now = conn.certificate, timezone.now()
+        expires = certificate.not_after if certificate else None
+        facts = (conn.ocpp_version, conn.security_profile, expires)
+        self.recorder.connected(conn.charger_pk, conn.token, now, *facts)
         logger.info(
             "%s: connected (OCPP %s, profile %s%s)",
             cp_id,

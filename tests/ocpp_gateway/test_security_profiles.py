@@ -7,6 +7,7 @@ Every refusal here is what a charger sees: 401 with the same body whatever the r
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
 import urllib.parse
 
@@ -240,3 +241,43 @@ def test_a_forwarded_certificate_counts_only_from_a_trusted_peer_with_the_switch
     assert refused_401(try_open(runner, ws_url(switch_off, "CP-P3"), headers=own))
     untrusted = make_gateway(trusted_proxies=("10.9.9.9",), proxy_terminates_tls=True)
     assert refused_401(try_open(runner, ws_url(untrusted, "CP-P3"), headers=own))
+
+
+def test_the_connection_records_its_profile_and_certificate_expiry(
+    tls_gateway, runner, pki, client
+):
+    from tenancy.models import Membership
+    from tests.factories import make_member
+
+    row = charger("CP-P3", 3, password=None)
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=10)
+    leaf = pki.ca.issue("CP-P3", not_after=soon)
+    kind, ws = try_open(
+        runner, wss_url(tls_gateway, "CP-P3"), pki.client_context(pki.write(leaf, "p3"))
+    )
+    assert kind == "open"
+    wait_for(lambda: Charger.objects.get(pk=row.pk).is_connected, message="connected")
+    row.refresh_from_db()
+    assert row.connection_security_profile == 3
+    assert abs((row.certificate_expires_at - soon).total_seconds()) < 1
+    # The charger page says what it connected with, and that the certificate ends soon.
+    client.force_login(make_member(row.group, Membership.Role.USER))
+    page = client.get(f"/chargers/{row.pk}/").content.decode()
+    assert "profil 3, certifikat udløber" in page
+    assert "forny certifikatet" in page
+    runner.run(ws.close())
+
+    # A profile 2 connection afterwards: TLS, no certificate; the record follows it.
+    Charger.objects.filter(pk=row.pk).update(security_profile=2)
+    row.set_ocpp_password(PASSWORD)
+    row.save(update_fields=["password_hash"])
+    kind, ws = try_open(
+        runner, wss_url(tls_gateway, "CP-P3"), pki.client_context(), basic_auth("CP-P3", PASSWORD)
+    )
+    assert kind == "open"
+    wait_for(
+        lambda: Charger.objects.get(pk=row.pk).connection_security_profile == 2,
+        message="the new connection recorded",
+    )
+    assert Charger.objects.get(pk=row.pk).certificate_expires_at is None
+    runner.run(ws.close())
