@@ -11,11 +11,13 @@ import re
 import secrets
 import string
 from collections.abc import Iterable
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from chargers import signals
 from chargers.access import manageable_chargers
 from chargers.models import Charger
 from tenancy import access, audit
@@ -70,6 +72,20 @@ def _check_profile(charger: Charger) -> None:
                 )
             }
         )
+
+
+def _announce_raised_profile(charger: Charger) -> None:
+    """Once committed: a socket below the new floor is closed (chargers.signals)."""
+    transaction.on_commit(
+        partial(
+            signals.security_profile_raised.send_robust,
+            sender=Charger,
+            charger_id=charger.pk,
+            charge_point_id=charger.charge_point_id,
+            profile=charger.security_profile,
+        ),
+        robust=True,
+    )
 
 
 def _check_manages(actor, group: Group, *, field: str = "group") -> None:
@@ -178,6 +194,8 @@ def charger_update(
     charger.full_clean()
     charger.save(update_fields=[*EDITABLE_FIELDS, "password_hash"])
     after = _state(charger)
+    if after["security_profile"] > before["security_profile"]:
+        _announce_raised_profile(charger)
     if after != before or new_password:
         audit.record(
             action="charger.update",

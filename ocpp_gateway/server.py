@@ -340,10 +340,10 @@ class Gateway:
     def socket(self, charge_point_id) -> GatewayChargePointMixin | None:
         return self.connections.get(charge_point_id)
 
-    async def evict(self, conn: GatewayChargePointMixin, reason: str) -> None:
+    async def evict(self, conn: GatewayChargePointMixin, reason: str, code: int = 1000) -> None:
         """Disconnect this socket and close it."""
         await self._detach(conn)
-        self._retire(conn, reason)
+        self._retire(conn, reason, code)
 
     def spawn(self, coro: Coroutine) -> None:
         """Run `coro` as a task that stop() waits for (calls to chargers, closing sockets)."""

@@ -281,3 +281,61 @@ def test_the_connection_records_its_profile_and_certificate_expiry(
     )
     assert Charger.objects.get(pk=row.pk).certificate_expires_at is None
     runner.run(ws.close())
+
+
+def test_raising_a_connected_chargers_profile_closes_its_weaker_socket(tls_gateway, runner, pki):
+    from chargers import manage_services
+    from tenancy.models import Membership
+    from tests.factories import make_member
+
+    row = charger("CP-UP", 1)
+    admin = make_member(row.group, Membership.Role.ADMIN)
+    plain = ws_url(tls_gateway.plain_port, "CP-UP")
+    kind, weak = try_open(runner, plain, headers=basic_auth("CP-UP", PASSWORD))
+    assert kind == "open"
+    kind, other = try_open(
+        runner, wss_url(tls_gateway, "CP-UP"), pki.client_context(), basic_auth("CP-UP", PASSWORD)
+    )
+    assert kind == "open"  # over TLS now (this socket replaced the first)
+    runner.run(weak.wait_closed())
+    kind, weak = try_open(runner, plain, headers=basic_auth("CP-UP", PASSWORD))
+    assert kind == "open"  # and back to plain ws: profile 1 allows both
+    wait_for(
+        lambda: Charger.objects.get(pk=row.pk).connection_security_profile == 1,
+        message="profile 1 socket",
+    )
+
+    # An admin raises it to profile 2 in the portal: web service → channel → gateway.
+    manage_services.charger_update(actor=admin, charger=row, security_profile=2)
+    runner.run(weak.wait_closed(), timeout=20)
+    assert weak.close_code == 1008 and weak.close_reason == "security profile raised"
+    # It comes back over TLS with its password and is accepted; plain ws is refused now.
+    assert refused_401(try_open(runner, plain, headers=basic_auth("CP-UP", PASSWORD)))
+    kind, strong = try_open(
+        runner, wss_url(tls_gateway, "CP-UP"), pki.client_context(), basic_auth("CP-UP", PASSWORD)
+    )
+    assert kind == "open"
+    wait_for(
+        lambda: Charger.objects.get(pk=row.pk).connection_security_profile == 2,
+        message="profile 2 socket",
+    )
+    # Raised again to 3: the profile 2 socket closes too; lowering never closes anything.
+    manage_services.charger_update(actor=admin, charger=row, security_profile=3)
+    runner.run(strong.wait_closed(), timeout=20)
+    assert strong.close_code == 1008
+    ctx = pki.client_context(pki.charger("CP-UP"))
+    kind, best = try_open(runner, wss_url(tls_gateway, "CP-UP"), ctx)
+    assert kind == "open"
+    manage_services.charger_update(actor=admin, charger=row, security_profile=1)
+    assert heartbeat_ok(runner, best)
+    runner.run(best.close())
+
+
+def heartbeat_ok(runner, ws) -> bool:
+    import json
+
+    async def beat():
+        await ws.send(json.dumps([2, "hb", "Heartbeat", {}]))
+        return json.loads(await ws.recv())[:2] == [3, "hb"]
+
+    return runner.run(beat())
