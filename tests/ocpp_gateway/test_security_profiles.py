@@ -339,3 +339,37 @@ def heartbeat_ok(runner, ws) -> bool:
         return json.loads(await ws.recv())[:2] == [3, "hb"]
 
     return runner.run(beat())
+
+
+@pytest.mark.parametrize("profile", [1, 2, 3])
+def test_the_simulator_connects_with_each_profile(tls_gateway, sims, pki, profile):
+    from ocpp_gateway.simulator import client_ssl_context
+
+    row = charger(f"CP-SIM-{profile}", profile)
+    cert = pki.charger(row.charge_point_id) if profile == 3 else (None, None)
+    sim = sims.start(
+        row.charge_point_id,
+        wss_url(tls_gateway),
+        password=PASSWORD,
+        security_profile=profile,
+        ssl_context=client_ssl_context(pki.ca_file, *cert),
+    )
+    proved = max(profile, 2)  # over wss:// a profile 1 charger proves TLS and its password
+    wait_for(
+        lambda: Charger.objects.get(pk=row.pk).connection_security_profile == proved,
+        message=f"the simulator connected with profile {profile}",
+    )
+    assert Charger.objects.get(pk=row.pk).last_boot_at is not None
+    assert sim.stats.handshake_failures == 0
+
+
+def test_the_simulator_refuses_a_profile_its_url_cannot_carry(pki):
+    from ocpp_gateway.simulator import SimulatedCharger, client_ssl_context
+
+    with pytest.raises(ValueError, match="needs a wss:// URL"):
+        SimulatedCharger("CP-1", "ws://127.0.0.1:9000/ocpp", security_profile=2)
+    with pytest.raises(ValueError, match="needs an SSL context"):
+        SimulatedCharger("CP-1", "wss://localhost:9443/ocpp", security_profile=3)
+    ctx = client_ssl_context(pki.ca_file)
+    with pytest.raises(ValueError, match="needs a wss:// URL"):
+        SimulatedCharger("CP-1", "ws://127.0.0.1:9000/ocpp", ssl_context=ctx)

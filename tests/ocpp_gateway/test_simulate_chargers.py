@@ -5,7 +5,9 @@ import os
 import signal
 import sys
 
+import pytest
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from chargers.models import Charger
 from config import demo
@@ -92,3 +94,63 @@ def test_the_demo_fleet_connects_except_the_offline_ones(gateway, tmp_path):
         lambda: not Charger.objects.filter(is_connected=True).exists(),
         message="the fleet's sockets closed",
     )
+
+
+def test_simulate_chargers_reads_each_chargers_profile_from_the_database(
+    make_gateway, runner, tmp_path
+):
+    from django.core.management import call_command
+
+    from ocpp_gateway.management.commands.simulate_chargers import Command
+    from ocpp_gateway.simulator import Fleet
+    from ocpp_gateway.tls import TlsConfig
+    from tests.factories import make_charger
+
+    call_command("make_dev_certs", out=str(tmp_path / "certs"), ids="CP-PROF-3")
+    certs = tmp_path / "certs"
+    chain = (certs / "server.crt", certs / "server.key")
+    gateway = make_gateway(tls=TlsConfig(chains=(chain,), client_ca=certs / "ca.pem"))
+    for profile in (1, 2, 3):
+        make_charger(
+            charge_point_id=f"CP-PROF-{profile}",
+            security_profile=profile,
+            password="pw-for-the-simulator",
+            is_connected=False,
+        )
+    command = Command()
+    args = [
+        "--from-db",
+        "--url", f"wss://localhost:{gateway.port}/ocpp",
+        "--password", "pw-for-the-simulator",
+        "--tls-ca", str(certs / "ca.pem"),
+        "--cert-dir", str(certs),
+        "--reboot-seconds", "0.3",
+    ]  # fmt: skip
+    options = vars(command.create_parser("manage.py", "simulate_chargers").parse_args(args))
+    fleet: Fleet = command.build(options)
+    assert {cp: sim.security_profile for cp, sim in fleet.chargers.items()} == {
+        "CP-PROF-1": 1,
+        "CP-PROF-2": 2,
+        "CP-PROF-3": 3,
+    }
+    running = runner.submit(fleet.run())
+    try:
+        wait_for(
+            lambda: (
+                dict(
+                    Charger.objects.filter(charge_point_id__startswith="CP-PROF-").values_list(
+                        "charge_point_id", "connection_security_profile"
+                    )
+                )
+                == {"CP-PROF-1": 2, "CP-PROF-2": 2, "CP-PROF-3": 3}
+            ),  # profile 1 over wss is 2
+            timeout=30,
+            message="each charger connected with what its profile asks",
+        )
+    finally:
+        runner.call(fleet.stop)
+        running.result(30)
+    # Without the certificate folder a profile 3 charger cannot be simulated: said so.
+    options["cert_dir"] = None
+    with pytest.raises(CommandError, match="needs --cert-dir"):
+        command.build(options)

@@ -53,3 +53,12 @@ class Command(BaseCommand):
         self.stdout.write(f"gateway certificate ({', '.join(hosts)}): {server_cert}, {server_key}")
         for cp_id in ids:
             self.stdout.write(f"{cp_id}: {out / (cp_id + '.crt')}, {out / (cp_id + '.key')}")
+        self.stdout.write(
+            "\nServe wss:// with them (ws:// stays on 9000):\n"
+            f"  python manage.py run_gateway --port 9443 --plain-port 9000 "
+            f"--tls-cert {server_cert} --tls-key {server_key} --client-ca {ca_path} "
+            f"--client-crl {crl_path}\n"
+            "Connect simulated chargers with each one's security profile:\n"
+            f"  python manage.py simulate_chargers --from-db --url wss://{hosts[0]}:9443/ocpp "
+            f"--tls-ca {ca_path} --cert-dir {out}"
+        )

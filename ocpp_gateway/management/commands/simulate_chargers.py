@@ -2,6 +2,11 @@
 
 simulate_chargers --from-db --password secret --exclude CP-1,CP-2 --behaviour CP-3=reject
 simulate_chargers --count 500 --prefix CP- --ocpp 2.0.1 --share no_answer=0.1
+simulate_chargers --from-db --url wss://localhost:9443/ocpp --tls-ca ca.pem --cert-dir certs/
+
+Security profiles: with --from-db each charger connects with its own profile (--profile
+sets one for all). Profiles 2 and 3 need a wss:// --url and --tls-ca (the gateway's CA);
+profile 3 presents certs/<id>.crt and certs/<id>.key (manage.py make_dev_certs writes them).
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import ssl
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from chargers.models import Charger
 from ocpp_gateway.behaviours import BEHAVIOURS, assign_behaviours
-from ocpp_gateway.simulator import Fleet, SimulatedCharger
+from ocpp_gateway.simulator import Fleet, SimulatedCharger, client_ssl_context
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -43,6 +50,17 @@ class Command(BaseCommand):
             help="protocol version (default: each charger's own with --from-db, else 1.6)",
         )
         parser.add_argument("--password", default=None, help="for chargers that require one")
+        parser.add_argument(
+            "--profile",
+            type=int,
+            choices=[1, 2, 3],
+            default=None,
+            help="security profile (default: each charger's own with --from-db, else 1)",
+        )
+        parser.add_argument("--tls-ca", default=None, metavar="FILE", help="the gateway's CA")
+        parser.add_argument(
+            "--cert-dir", default=None, metavar="DIR", help="<id>.crt and <id>.key per charger"
+        )
         parser.add_argument("--exclude", default="", help="comma-separated ids to leave offline")
         parser.add_argument(
             "--behaviour",
@@ -91,6 +109,7 @@ class Command(BaseCommand):
                     options["ocpp"] or charger.ocpp_version,
                     charger.requires_password,
                     {
+                        "security_profile": options["profile"] or charger.security_profile,
                         "vendor": charger.vendor or "Wallbox",
                         "model": charger.model or "Pulsar Plus",
                         "firmware_version": charger.firmware_version or "1.0.0",
@@ -103,8 +122,9 @@ class Command(BaseCommand):
             if options["count"] < 1:
                 raise CommandError("--count must be at least 1")
             width = max(3, len(str(options["count"])))
+            profile = {"security_profile": options["profile"] or 1}
             rows = [
-                (f"{options['prefix']}{i:0{width}d}", options["ocpp"] or "1.6", True, {})
+                (f"{options['prefix']}{i:0{width}d}", options["ocpp"] or "1.6", True, profile)
                 for i in range(1, options["count"] + 1)
             ]
         rows = [row for row in rows if row[0] not in excluded]
@@ -118,10 +138,15 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        try:
+            contexts = {cp_id: self.tls(options, cp_id, facts) for cp_id, _v, _p, facts in rows}
+        except (OSError, ssl.SSLError) as exc:
+            raise CommandError(f"TLS: {exc}") from exc
         chargers = [
             SimulatedCharger(
                 cp_id,
                 options["url"],
+                ssl_context=contexts[cp_id],
                 ocpp_version=version,
                 password=options["password"] if needs_password else None,
                 behaviour=behaviours[cp_id],
@@ -135,6 +160,26 @@ class Command(BaseCommand):
             for cp_id, version, needs_password, facts in rows
         ]
         return Fleet(chargers)
+
+    def tls(self, options, cp_id: str, facts: dict) -> ssl.SSLContext | None:
+        """The charger's TLS context: none for ws://; its own certificate for profile 3."""
+        url, profile = options["url"], facts["security_profile"]
+        if not url.startswith("wss://"):
+            if profile >= 2:
+                raise CommandError(f"{cp_id}: security profile {profile} needs a wss:// --url")
+            return None
+        if profile < 3:
+            if self._shared is None:
+                self._shared = client_ssl_context(options["tls_ca"])
+            return self._shared
+        if not options["cert_dir"]:
+            raise CommandError(f"{cp_id}: security profile 3 needs --cert-dir")
+        folder = Path(options["cert_dir"])
+        return client_ssl_context(
+            options["tls_ca"], folder / f"{cp_id}.crt", folder / f"{cp_id}.key"
+        )
+
+    _shared: ssl.SSLContext | None = None
 
     async def run(self, fleet: Fleet) -> None:
         loop = asyncio.get_running_loop()
