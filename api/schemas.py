@@ -138,6 +138,9 @@ class ChargerOut(Schema):
     firmware_version: str
     ocpp_version: str
     supports_remote_restart: bool
+    simulated: bool = Field(
+        description="A demo charger seed_demo made, played by the demo simulator."
+    )
     connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None

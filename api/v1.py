@@ -66,6 +66,7 @@ def _charger_out(charger) -> dict:
         "firmware_version": charger.firmware_version,
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
+        "simulated": charger.simulated,
         "connected": charger.is_connected,
         "connected_at": charger.connected_at,
         "disconnected_at": charger.disconnected_at,

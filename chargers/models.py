@@ -33,6 +33,9 @@ class Charger(models.Model):
     )
     supports_remote_restart = models.BooleanField(_("can be restarted remotely"), default=True)
     password_hash = models.CharField(_("OCPP password (hashed)"), max_length=200, blank=True)
+    # Set only by seed_demo: the demo simulator (`simulate_chargers --from-db`) plays
+    # these and nothing else, so a charger a user adds never gets a simulated twin.
+    simulated = models.BooleanField(_("simulated (demo)"), default=False, editable=False)
 
     is_connected = models.BooleanField(_("connected"), default=False)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)

@@ -151,7 +151,7 @@ def stack(live_server, transactional_db, tmp_path):
 
 @pytest.fixture
 def make_fleet_online(stack):
-    """Start simulated chargers for the chargers in the database; wait until they are online.
+    """Simulate the chargers the test put in the database; wait until they are online.
 
     exclude: charge point ids that stay offline; behaviours: {id: "reject"|…} (see
     ocpp_gateway/simulator.py). Returns the simulator process.
@@ -161,10 +161,15 @@ def make_fleet_online(stack):
     started = []
 
     def start(*, exclude=(), behaviours=None, reboot_seconds=4.0):
+        # The chargers the test made are not demo chargers: named, they are played.
+        ids = Charger.objects.exclude(charge_point_id__in=list(exclude)).values_list(
+            "charge_point_id", flat=True
+        )
         args = [
             "manage.py",
             "simulate_chargers",
-            "--from-db",
+            "--id",
+            ",".join(sorted(ids)),
             "--url",
             stack.ocpp_url,
             "--reboot-seconds",
@@ -172,8 +177,6 @@ def make_fleet_online(stack):
             "--seed",
             "5",
         ]
-        if exclude:
-            args += ["--exclude", ",".join(exclude)]
         for cp_id, kind in (behaviours or {}).items():
             args += ["--behaviour", f"{cp_id}={kind}"]
         proc = spawn(*args, env=stack.env, log=stack.logs / "simulator.log")
