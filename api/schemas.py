@@ -146,7 +146,10 @@ class ChargerOut(Schema):
     disconnected_at: datetime | None
     last_seen_at: datetime | None
     last_boot_at: datetime | None
-    ocpp_status: str
+    ocpp_status: str = Field(description="As the charger sent it (OCPP 1.6 or 2.0.1).")
+    ocpp_status_text: str = Field(
+        description="The same in the caller's language (Accept-Language), for people."
+    )
     session_active: bool
     state: str = Field(description="Our state (see the README's status table).")
     wallbox_status: int
