@@ -47,6 +47,7 @@ from ocpp_gateway.handshake import (
     Handshake,
     select_subprotocol,
 )
+from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
 
@@ -79,6 +80,7 @@ class GatewayConfig:
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
     trusted_proxies: frozenset[str]
+    metrics_allowed_ips: tuple[str, ...] = ()  # who may read /metrics; empty: nobody
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -105,6 +107,7 @@ class GatewayConfig:
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
             trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
+            metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),
         )
         return replace(defaults, **given)
 
@@ -129,6 +132,7 @@ class Gateway:
                 "connections": len(self.connections),
             },
         )
+        self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
         self.redis: aioredis.Redis | None = None
         self.routes: RouteTable | None = None
         self.commands: CommandLoop | None = None
@@ -166,7 +170,7 @@ class Gateway:
             self._handle,
             self.host,
             self.port,
-            process_request=self.handshake.process_request,
+            process_request=self.metrics.wrap(self.handshake.process_request),
             select_subprotocol=select_subprotocol,
             subprotocols=list(SUBPROTOCOLS),
             compression=None,
