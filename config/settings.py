@@ -254,12 +254,20 @@ CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
 # `celery -A config worker` of ARCHITECTURE.md serves restarts too; a deployment
 # may still give restarts workers of their own with `-Q restarts`.
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
+# A charger's connection history (chargers.ChargerEvent) is kept this many days.
+CHARGER_HISTORY_DAYS = envint("CHARGER_HISTORY_DAYS", 30)
+
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
-    }
+    },
+    "chargers-prune-history": {
+        "task": "chargers.prune_history",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # The OCPP gateway.

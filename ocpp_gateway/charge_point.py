@@ -36,6 +36,7 @@ from ocpp.messages import Call, CallError, MessageType, validate_payload
 from ocpp.messages import CallResult as OcppCallResult
 from websockets.exceptions import ConnectionClosed
 
+from chargers.statuses import FAULTED
 from ocpp_gateway import channel
 from ocpp_gateway.channel import CallResult
 from ocpp_gateway.metrics import GatewayMetrics
@@ -314,8 +315,12 @@ class GatewayChargePointMixin:
     def _record_status(self, key, status: str, connector_id: int | None) -> None:
         if self._statuses.get(key) == status:
             return  # a duplicate of what this socket already reported
+        was_faulted = FAULTED in self._statuses.values()
         self._statuses[key] = status
-        self.recorder.status(self.charger_pk, timezone.now(), status, connector_id)
+        now = timezone.now()
+        self.recorder.status(self.charger_pk, now, status, connector_id)
+        if was_faulted != (FAULTED in self._statuses.values()):
+            self.recorder.fault(self.charger_pk, now, not was_faulted)
 
     def _record_session(self, active: bool) -> None:
         if self._session_active == active:
