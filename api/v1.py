@@ -15,6 +15,7 @@ from api import schemas
 from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
+from chargers.statuses import OCPP_STATUSES, status_of
 from restarts import selectors as restart_selectors
 from restarts import services
 from restarts.eligibility import REASONS
@@ -45,6 +46,9 @@ class ChargerFilters(Schema):
     status: Literal[("",) + tuple(status_filters())] = Field(  # type: ignore[valid-type]
         "", description="connected, disconnected, charging, restarting or faulted."
     )
+    ocpp_status: Literal[("",) + tuple(OCPP_STATUSES)] = Field(  # type: ignore[valid-type]
+        "", description="The raw OCPP status the charger last reported, e.g. Faulted."
+    )
     sort: Literal[SORT_KEYS] = Field(  # type: ignore[valid-type]
         "name", description="A column; prefix with - for descending."
     )
@@ -66,6 +70,7 @@ def _charger_out(charger) -> dict:
         "firmware_version": charger.firmware_version,
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
+        "simulated": charger.simulated,
         "security_profile": charger.security_profile,
         "connected": charger.is_connected,
         "connected_at": charger.connected_at,
@@ -73,6 +78,9 @@ def _charger_out(charger) -> dict:
         "last_seen_at": charger.last_seen_at,
         "last_boot_at": charger.last_boot_at,
         "ocpp_status": charger.last_status,
+        "ocpp_status_text": str(status_of(charger.last_status).label)
+        if charger.last_status
+        else "",
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
@@ -90,6 +98,7 @@ def charger_list(request, filters: Query[ChargerFilters]):
         "q": filters.q,
         "group": str(filters.group or ""),
         "status": filters.status,
+        "ocpp_status": filters.ocpp_status,
         "sort": filters.sort,
     }
     qs = restart_selectors.with_latest_restart(

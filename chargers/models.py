@@ -46,6 +46,9 @@ class Charger(models.Model):
     )
     supports_remote_restart = models.BooleanField(_("can be restarted remotely"), default=True)
     password_hash = models.CharField(_("OCPP password (hashed)"), max_length=200, blank=True)
+    # Set only by seed_demo: the demo simulator (`simulate_chargers --from-db`) plays
+    # these and nothing else, so a charger a user adds never gets a simulated twin.
+    simulated = models.BooleanField(_("simulated (demo)"), default=False, editable=False)
     # The floor the gateway enforces at the handshake: a charger connecting with less
     # (plain ws:// for profile 2, no certificate for profile 3) is refused.
     security_profile = models.PositiveSmallIntegerField(
@@ -115,3 +118,39 @@ class Charger(models.Model):
         if self.certificate_expires_at is None:
             return False
         return self.certificate_expires_at < timezone.now() + timedelta(days=days)
+
+
+class ChargerEvent(models.Model):
+    """A charger's connection history, append-only: what the gateway applied, when.
+
+    Written by the gateway's recorder for connects, disconnects and boots it actually
+    applied (a replaced socket's late close writes none) and for faults flipping on or
+    off; pruned after CHARGER_HISTORY_DAYS. The charger page draws its last week.
+    """
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", _("Connected")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        BOOTED = "booted", _("Booted")
+        FAULTED = "faulted", _("Faulted")
+        RECOVERED = "recovered", _("Fault cleared")
+
+    charger = models.ForeignKey(
+        Charger, on_delete=models.CASCADE, related_name="events", verbose_name=_("charger")
+    )
+    at = models.DateTimeField(_("at"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The boot reason, or why a disconnect happened when we know it.
+    detail = models.CharField(_("detail"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["charger", "at", "pk"]
+        verbose_name = _("charger event")
+        verbose_name_plural = _("charger events")
+        indexes = [
+            models.Index(fields=["charger", "at"], name="chargerevent_charger_at"),
+            models.Index(fields=["at"], name="chargerevent_at"),  # the daily prune
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"

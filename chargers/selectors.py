@@ -13,6 +13,7 @@ from chargers import extensions
 from chargers.access import visible_chargers
 from chargers.extensions import StatusFilter
 from chargers.models import Charger
+from chargers.statuses import FAULTED, OCPP_STATUSES
 from tenancy import access
 from tenancy.ids import parse_id
 
@@ -21,7 +22,7 @@ OWN_STATUS_FILTERS = {
     "connected": StatusFilter(_("Connected"), Q(is_connected=True)),
     "disconnected": StatusFilter(_("Disconnected"), Q(is_connected=False)),
     "charging": StatusFilter(_("Charging"), Q(session_active=True)),
-    "faulted": StatusFilter(_("Faulted"), Q(last_status="Faulted")),
+    "faulted": StatusFilter(OCPP_STATUSES[FAULTED].label, Q(last_status=FAULTED)),
 }
 
 SORTS = {
@@ -56,7 +57,7 @@ def _ordering(sort: str):
 
 
 def charger_filter(user, params) -> QuerySet[Charger]:
-    """The chargers `user` may see that match `params` (q, group, status, sort).
+    """The chargers `user` may see that match `params` (q, group, status, ocpp_status, sort).
 
     Unknown or foreign group ids filter to nothing rather than failing.
     """
@@ -76,4 +77,7 @@ def charger_filter(user, params) -> QuerySet[Charger]:
     status = status_filters().get(params.get("status") or "")
     if status:
         qs = qs.filter(status.condition)
+    ocpp_status = params.get("ocpp_status") or ""
+    if ocpp_status in OCPP_STATUSES:
+        qs = qs.filter(last_status=ocpp_status)
     return qs.order_by(*_ordering(clean_sort(params.get("sort"))))

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: forwarding headers count only from TRUSTED_PROXIES; request.client_address.
     "tenancy.middleware.TrustedProxyMiddleware",
+    # First: request latency by view for /metrics (config/metrics.py), all of it counted.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -183,7 +185,7 @@ if envbool("BEHIND_TLS_PROXY", "0" if DEBUG else "1"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0" if DEBUG else "1")
 # Health checks come from the proxy/orchestrator over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0" if DEBUG else "1")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
@@ -264,11 +266,19 @@ CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
 # `celery -A config worker` of ARCHITECTURE.md serves restarts too; a deployment
 # may still give restarts workers of their own with `-Q restarts`.
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
+# A charger's connection history (chargers.ChargerEvent) is kept this many days.
+CHARGER_HISTORY_DAYS = envint("CHARGER_HISTORY_DAYS", 30)
+
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    },
+    "chargers-prune-history": {
+        "task": "chargers.prune_history",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
     },
     # Used and expired API refresh tokens (api/tasks.py).
     "api-prune-refresh-tokens": {
@@ -363,3 +373,7 @@ LOGGING = {
         "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
     },
 }
+
+# /metrics (Prometheus) on the web and on each gateway: only these addresses/networks may
+# read it, the socket peer and every X-Forwarded-For entry alike; empty switches it off.
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")

@@ -119,11 +119,17 @@ def session(events: list[tuple]) -> list[tuple]:
     return [e for e in events if e[1] in updated]
 
 
+def faults(events: list[tuple]) -> list[tuple]:
+    """("fault", pk, at, faulted) …: history only (the recorder inserts it), no row change."""
+    return events
+
+
 EVENTS: dict[str, Callable[[list[tuple]], list[tuple]]] = {
     "connected": connected,
     "disconnected": disconnected,
     "booted": booted,
     "session": session,
+    "fault": faults,
 }
 
 

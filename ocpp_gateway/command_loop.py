@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from ocpp_gateway import channel, registry
 from ocpp_gateway.channel import CallRequest, CallResult, CloseWeaker, Evict
 from ocpp_gateway.charge_point import GatewayChargePointMixin
+from ocpp_gateway.metrics import GatewayMetrics
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -38,6 +39,9 @@ class Sockets(Protocol):
     async def evict(self, conn: GatewayChargePointMixin, reason: str, code: int = 1000) -> None: ...
 
     def spawn(self, coro: Coroutine) -> None: ...
+
+    @property
+    def metrics(self) -> GatewayMetrics: ...
 
 
 class CommandLoop:
@@ -166,6 +170,7 @@ class CommandLoop:
         except Exception as exc:
             logger.exception("%s: %s failed", conn.id, action)
             result = CallResult(channel.ERROR, detail=f"gateway error: {exc.__class__.__name__}")
+        self.sockets.metrics.call_done(action, result)
         logger.info(
             "%s: %s -> %s %s %s",
             conn.id,

@@ -48,6 +48,7 @@ from ocpp_gateway.handshake import (
     Handshake,
     select_subprotocol,
 )
+from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
 from ocpp_gateway.tls import TlsConfig, TlsContexts
@@ -86,6 +87,7 @@ class GatewayConfig:
     plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
     proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
     client_organisation: str = ""  # a charger certificate's O must be this, when set
+    metrics_allowed_ips: tuple[str, ...] = ()  # who may read /metrics; empty: nobody
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -121,6 +123,7 @@ class GatewayConfig:
             trusted_proxies=trusted_proxies(),
             proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
             client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
+            metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),
         )
         return replace(defaults, **given)
 
@@ -147,6 +150,7 @@ class Gateway:
                 "connections": len(self.connections),
             },
         )
+        self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
         self.redis: aioredis.Redis | None = None
         self.routes: RouteTable | None = None
         self.commands: CommandLoop | None = None
@@ -187,7 +191,7 @@ class Gateway:
         await self._sweep_routes()
         await self.recorder.in_reader(warn_unservable_profiles, config, self.tls)
         options = {
-            "process_request": self.handshake.process_request,
+            "process_request": self.metrics.wrap(self.handshake.process_request),
             "select_subprotocol": select_subprotocol,
             "subprotocols": list(SUBPROTOCOLS),
             "compression": None,

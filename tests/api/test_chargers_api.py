@@ -1,5 +1,6 @@
 """GET /api/v1/chargers: visible chargers, paged and filtered like the Opladere page."""
 
+from chargers.models import Charger
 from tests.api.conftest import bearer
 from tests.factories import make_charger
 
@@ -107,3 +108,11 @@ def test_the_number_of_queries_does_not_grow_with_the_page(client, people, tree)
     for i in range(40):
         make_charger(tree["b"], name=f"R{i}")
     assert queries_for(43) == few
+
+
+def test_api_says_whether_a_charger_is_simulated(client, people, fleet):
+    Charger.objects.filter(pk=fleet["a"].pk).update(simulated=True)
+    body = client.get(URL, **bearer(people["super_admin"])).json()
+    simulated = {item["id"]: item["simulated"] for item in body["items"]}
+    assert simulated[fleet["a"].pk] is True
+    assert simulated[fleet["a1"].pk] is False and simulated[fleet["b"].pk] is False

@@ -146,3 +146,23 @@ def test_the_detail_page_offers_restart_to_admins_only(client, fleet):
     client.force_login(fleet.plain)
     body = client.get(f"/chargers/{fleet.ready[0].pk}/").content.decode()
     assert 'aria-label="Genstart"' not in body
+
+
+def test_rows_and_charger_page_say_simulated(client, fleet):
+    demo, real = fleet.ready[0], fleet.ready[1]
+    Charger.objects.filter(pk=demo.pk).update(simulated=True)
+    client.force_login(fleet.admin)
+    body = client.get("/chargers/").content.decode()
+    row_of = {
+        int(pk): row for pk, row in re.findall(r'<tr data-charger-id="(\d+)"(.*?)</tr>', body, re.S)
+    }
+    assert "Simuleret" in row_of[demo.pk]
+    assert "Simuleret" not in row_of[real.pk]
+
+    page = client.get(f"/chargers/{demo.pk}/").content.decode()
+    assert re.search(
+        r"<h1>[^<]*<span class=\"badge sim\" data-simulated>Simuleret</span></h1>", page
+    )
+    assert "spillet af demo-simulatoren" in page
+    real_page = client.get(f"/chargers/{real.pk}/").content.decode()
+    assert "data-simulated" not in real_page and "en rigtig lader" in real_page

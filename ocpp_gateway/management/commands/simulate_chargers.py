@@ -1,12 +1,17 @@
 """`python manage.py simulate_chargers`: a simulated fleet in one process (see simulator.py).
 
 simulate_chargers --from-db --password secret --exclude CP-1,CP-2 --behaviour CP-3=reject
+simulate_chargers --id CP-7 --id CP-8,CP-9          # exactly these chargers from the database
 simulate_chargers --count 500 --prefix CP- --ocpp 2.0.1 --share no_answer=0.1
 simulate_chargers --from-db --url wss://localhost:9443/ocpp --tls-ca ca.pem --cert-dir certs/
 
-Security profiles: with --from-db each charger connects with its own profile (--profile
+Security profiles: from the database each charger connects with its own profile (--profile
 sets one for all). Profiles 2 and 3 need a wss:// --url and --tls-ca (the gateway's CA);
 profile 3 presents certs/<id>.crt and certs/<id>.key (manage.py make_dev_certs writes them).
+
+--from-db plays only the chargers marked simulated (the demo fleet seed_demo made): a
+charger a user added is simulated only when named with --id, and a named one that is real
+and connected right now only with --take-over (its twin would push it off its socket).
 """
 
 from __future__ import annotations
@@ -39,7 +44,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--from-db", action="store_true", help="every charger in the database")
+        source.add_argument(
+            "--from-db",
+            action="store_true",
+            help="the chargers marked simulated in the database (the demo fleet)",
+        )
+        source.add_argument(
+            "--id",
+            action="append",
+            dest="ids",
+            metavar="ID[,ID]",
+            help="exactly these chargers from the database (repeatable)",
+        )
         source.add_argument("--count", type=int, help="this many chargers named PREFIX + number")
         parser.add_argument("--prefix", default="CP-")
         parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp")
@@ -62,6 +78,11 @@ class Command(BaseCommand):
             "--cert-dir", default=None, metavar="DIR", help="<id>.crt and <id>.key per charger"
         )
         parser.add_argument("--exclude", default="", help="comma-separated ids to leave offline")
+        parser.add_argument(
+            "--take-over",
+            action="store_true",
+            help="with --id: simulate a real charger even while it is connected",
+        )
         parser.add_argument(
             "--behaviour",
             action="append",
@@ -102,7 +123,7 @@ class Command(BaseCommand):
 
     def build(self, options) -> Fleet:
         excluded = {item.strip() for item in options["exclude"].split(",") if item.strip()}
-        if options["from_db"]:
+        if options["from_db"] or options["ids"]:
             rows = [
                 (
                     charger.charge_point_id,
@@ -116,7 +137,7 @@ class Command(BaseCommand):
                         "serial_number": charger.serial_number or None,
                     },
                 )
-                for charger in Charger.objects.order_by("charge_point_id")
+                for charger in self.chargers_from_db(options)
             ]
         else:
             if options["count"] < 1:
@@ -180,6 +201,26 @@ class Command(BaseCommand):
         )
 
     _shared: ssl.SSLContext | None = None
+
+    def chargers_from_db(self, options) -> list[Charger]:
+        if options["from_db"]:
+            return list(Charger.objects.filter(simulated=True).order_by("charge_point_id"))
+        wanted = {i.strip() for value in options["ids"] for i in value.split(",") if i.strip()}
+        if not wanted:
+            raise CommandError("--id needs at least one charge point id")
+        chargers = list(
+            Charger.objects.filter(charge_point_id__in=wanted).order_by("charge_point_id")
+        )
+        unknown = sorted(wanted - {c.charge_point_id for c in chargers})
+        if unknown:
+            raise CommandError(f"no charger with charge point id {', '.join(unknown)}")
+        live = [c.charge_point_id for c in chargers if not c.simulated and c.is_connected]
+        if live and not options["take_over"]:
+            raise CommandError(
+                f"{', '.join(live)}: a real charger connected now; a simulated twin would "
+                "push it off its socket. Add --take-over if you mean it."
+            )
+        return chargers
 
     async def run(self, fleet: Fleet) -> None:
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chargers', '0002_charger_security_profile'),
+        ('chargers', '0004_charger_security_profile'),
     ]
 
     operations = [

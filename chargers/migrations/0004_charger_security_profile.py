@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chargers', '0001_initial'),
+        ('chargers', '0003_chargerevent'),
         ('portal', '0001_initial'),
     ]
 
