@@ -141,6 +141,10 @@ class ChargerOut(Schema):
     simulated: bool = Field(
         description="A demo charger seed_demo made, played by the demo simulator."
     )
+    security_profile: int = Field(
+        description="OCPP security profile the gateway requires: 1 password, 2 TLS and "
+        "password, 3 TLS and a client certificate whose common name is the charge point id."
+    )
     connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None

@@ -71,6 +71,7 @@ def _charger_out(charger) -> dict:
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
         "simulated": charger.simulated,
+        "security_profile": charger.security_profile,
         "connected": charger.is_connected,
         "connected_at": charger.connected_at,
         "disconnected_at": charger.disconnected_at,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenancy.models import Group
+
+
+class SecurityProfile(models.IntegerChoices):
+    """OCPP's security profiles: how a charger proves who it is at the handshake."""
+
+    PASSWORD = 1, _("Profile 1: password")
+    TLS_PASSWORD = 2, _("Profile 2: TLS and password")
+    TLS_CERTIFICATE = 3, _("Profile 3: TLS and client certificate")
 
 
 class Charger(models.Model):
     class OcppVersion(models.TextChoices):
         V16 = "1.6", "OCPP 1.6J"
         V201 = "2.0.1", "OCPP 2.0.1"
+
+    SecurityProfile = SecurityProfile
 
     charge_point_id = models.CharField(
         _("charge point id"),
@@ -36,6 +49,14 @@ class Charger(models.Model):
     # Set only by seed_demo: the demo simulator (`simulate_chargers --from-db`) plays
     # these and nothing else, so a charger a user adds never gets a simulated twin.
     simulated = models.BooleanField(_("simulated (demo)"), default=False, editable=False)
+    # The floor the gateway enforces at the handshake: a charger connecting with less
+    # (plain ws:// for profile 2, no certificate for profile 3) is refused.
+    security_profile = models.PositiveSmallIntegerField(
+        _("security profile"),
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.PASSWORD,
+        help_text=_("Profile 3: the certificate's common name must be the charge point id."),
+    )
 
     is_connected = models.BooleanField(_("connected"), default=False)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
@@ -47,6 +68,14 @@ class Charger(models.Model):
     # A charging session (1.6 transaction / 2.0.1 TransactionEvent) is running.
     session_active = models.BooleanField(_("charging session running"), default=False)
     session_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the gateway saw at the last connection: the profile the charger proved (3 with a
+    # certificate bound to its id, 2 over TLS, else 1) and when that certificate expires.
+    connection_security_profile = models.PositiveSmallIntegerField(
+        _("security profile of the last connection"), null=True, blank=True, editable=False
+    )
+    certificate_expires_at = models.DateTimeField(
+        _("client certificate expires"), null=True, blank=True, editable=False
+    )
     # Which socket currently owns this charger; a closing socket only marks the
     # charger disconnected if it still owns it (a newer connection wins).
     connection_token = models.CharField(max_length=64, blank=True, editable=False)
@@ -61,6 +90,12 @@ class Charger(models.Model):
             models.Index(fields=["group", "name"], name="charger_group_name"),
             models.Index(fields=["is_connected", "name"], name="charger_connected_name"),
             models.Index(fields=["last_status"], name="charger_last_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(security_profile__in=[1, 2, 3]),
+                name="charger_security_profile_known",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -77,6 +112,12 @@ class Charger(models.Model):
     @property
     def requires_password(self) -> bool:
         return bool(self.password_hash)
+
+    def certificate_expires_soon(self, *, days: int = 30) -> bool:
+        """The client certificate of its last connection ends within `days` (or has ended)."""
+        if self.certificate_expires_at is None:
+            return False
+        return self.certificate_expires_at < timezone.now() + timedelta(days=days)
 
 
 class ChargerEvent(models.Model):

@@ -4,10 +4,15 @@
   database knows, and HTTP Basic auth (user = charge point id) where the charger has a
   password. Refusals are plain HTTP answers: 400, 401 (with WWW-Authenticate), 404, 503
   while stopping. ``/healthz`` answers 200 while the gateway serves.
-- One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
-  flight included (more are refused with 429). Behind a reverse proxy listed in
-  ``trusted_proxies`` the client address is the last one the proxy put in
-  ``X-Forwarded-For``.
+- One client address (an IPv6 one: its /64) holds at most ``max_connections_per_ip``
+  sockets, handshakes in flight included (more are refused with 429). The default is
+  high (a whole NAT'ed site shares one address): it is a memory backstop, not the
+  protection against guessing. Behind a reverse proxy listed in
+  ``trusted_proxies`` the client address is the one it forwards (``tenancy.proxies``:
+  ``X-Forwarded-For`` read from the right, past our own proxies).
+- The charger's security profile is a floor (admission.py): profile 2 needs TLS, profile
+  3 a client certificate whose CN is its id; a certificate for another id is refused
+  whatever the profile. Every such refusal, like a wrong password, is the same 401.
 - Charger passwords never reach a log: the Authorization header is masked in the
   websockets library's debug log of the handshake. Verified passwords are remembered
   (as a hash) so a reconnect storm does not redo hundreds of slow hash checks.
@@ -30,7 +35,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import NegotiationError
 
 from chargers.models import Charger
+from ocpp_gateway.admission import TLS_CERTIFICATE, Refusal, admission, transport_of
 from ocpp_gateway.recorder import Recorder
+from tenancy.proxies import TrustedProxies, limit_key
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -82,9 +89,21 @@ class CountedConnection(ServerConnection):
 def _lookup_charger(charge_point_id: str):
     return (
         Charger.objects.filter(charge_point_id=charge_point_id)
-        .values_list("pk", "password_hash")
+        .values_list("pk", "password_hash", "security_profile")
         .first()
     )
+
+
+def refuse_unauthenticated(connection, charge_point_id: str, reason: str):
+    """The one answer to a charger that did not prove who it is, whatever the reason
+    (wrong password, a certificate for another id, a downgrade below its profile): the
+    reason goes to the log only."""
+    logger.warning("%s: refused, %s", charge_point_id, reason)
+    response = connection.respond(
+        http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+    )
+    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
 
 
 class _PasswordCache:
@@ -159,15 +178,19 @@ class Handshake:
         *,
         recorder: Recorder,
         max_connections_per_ip: int,
-        trusted_proxies: Iterable[str],
+        trusted_proxies: TrustedProxies | Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
+        proxy_terminates_tls: bool = False,
+        client_organisation: str = "",
     ):
         self.recorder = recorder
         self.max_connections_per_ip = max_connections_per_ip
-        self.trusted_proxies = frozenset(trusted_proxies)
+        self.trusted_proxies = TrustedProxies.parse(trusted_proxies)
         self.stopping = stopping
         self.health = health
+        self.proxy_terminates_tls = proxy_terminates_tls
+        self.client_organisation = client_organisation
         # Open sockets (and handshakes past our checks) per client address.
         self.clients: Counter[str] = Counter()
         self._passwords = _PasswordCache()
@@ -213,25 +236,54 @@ class Handshake:
         if found is None:
             logger.warning("%s: refused, unknown charge point id", charge_point_id)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
-        pk, password_hash = found
-        if password_hash and not await self._password_ok(
-            charge_point_id, password_hash, request.headers.get("Authorization")
-        ):
-            logger.warning("%s: refused, missing or wrong password", charge_point_id)
-            response = connection.respond(
-                http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
-            )
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
+        pk, password_hash, required = found
+        decided = await self._admit(connection, request, charge_point_id, password_hash, required)
+        if isinstance(decided, Refusal):
+            return refuse_unauthenticated(connection, charge_point_id, decided.reason)
         connection.charge_point_id = charge_point_id
         connection.charger_pk = pk
         return None
+
+    async def _admit(self, connection, request, charge_point_id, password_hash, required):
+        """The security profile floor and the certificate binding (admission.py)."""
+        transport = transport_of(
+            connection,
+            request,
+            getattr(connection, "client_address", None),
+            proxy_terminates_tls=self.proxy_terminates_tls,
+        )
+        if isinstance(transport, Refusal):
+            return transport
+        certificate = transport.certificate
+        proven = (
+            transport.tls
+            and certificate
+            and certificate.proves(charge_point_id, self.client_organisation)
+        )
+        password_ok = True  # no password stored; or not asked for: a bound certificate, profile 3
+        if password_hash and not proven and required < TLS_CERTIFICATE:
+            password_ok = await self._password_ok(
+                charge_point_id, password_hash, request.headers.get("Authorization")
+            )
+        decided = admission(
+            required=required,
+            transport=transport,
+            charge_point_id=charge_point_id,
+            password_ok=password_ok,
+            has_password=bool(password_hash),
+            organisation=self.client_organisation,
+        )
+        if not isinstance(decided, Refusal):
+            connection.security_profile = decided
+            connection.certificate = certificate if proven else None
+        return decided
 
     def _take_client_slot(self, connection, request, charge_point_id: str):
         """Count this handshake against its client address; a 429 answer when over the limit."""
         address = self._client_address(connection, request)
         if address is None or self.max_connections_per_ip <= 0:
             return None
+        address = limit_key(address)  # an IPv6 client counts per /64
         if self.clients[address] >= self.max_connections_per_ip:
             logger.warning(
                 "%s: refused, %s already holds %d sockets",
@@ -253,13 +305,11 @@ class Handshake:
     def _client_address(self, connection: ServerConnection, request) -> str | None:
         """Whom a connection limit applies to; None for a trusted proxy speaking for itself."""
         peer = connection.remote_address[0] if connection.remote_address else "unknown"
-        if peer not in self.trusted_proxies:
-            return peer
-        forwarded = request.headers.get_all("X-Forwarded-For")
-        if not forwarded:
+        client = self.trusted_proxies.resolve(peer, request.headers.get_all("X-Forwarded-For"))
+        connection.client_address = client
+        if client.via_proxy and not client.forwarded:
             return None  # the proxy itself, local tools and simulators
-        # The last entry is the one our proxy appended: the address it saw.
-        return forwarded[-1].split(",")[-1].strip() or None
+        return client.address
 
     async def _password_ok(self, charge_point_id: str, password_hash: str, header) -> bool:
         credentials = _basic_credentials(header)

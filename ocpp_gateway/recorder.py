@@ -76,8 +76,26 @@ class Recorder:
     def seen(self, charger_id: int, at: datetime) -> None:
         self._buffers.seen[charger_id] = at
 
-    def connected(self, charger_id: int, token: str, at: datetime, ocpp_version: str) -> None:
-        self._buffers.events.append(("connected", charger_id, token, at, ocpp_version))
+    def connected(
+        self,
+        charger_id: int,
+        token: str,
+        at: datetime,
+        ocpp_version: str,
+        security_profile: int = 1,
+        certificate_expires_at: datetime | None = None,
+    ) -> None:
+        self._buffers.events.append(
+            (
+                "connected",
+                charger_id,
+                token,
+                at,
+                ocpp_version,
+                security_profile,
+                certificate_expires_at,
+            )
+        )
 
     def disconnected(self, charger_id: int, token: str, at: datetime) -> None:
         self._buffers.events.append(("disconnected", charger_id, token, at))
@@ -265,13 +283,22 @@ def _write_events_in_bulk(buffers: _Buffers) -> None:
         buffers.events = [event for i, event in enumerate(events) if i not in written]
 
 
-def _write_connected(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+def _write_connected(
+    pk: int,
+    token: str,
+    at: datetime,
+    ocpp_version: str,
+    security_profile: int = 1,
+    certificate_expires_at: datetime | None = None,
+) -> None:
     updated = Charger.objects.filter(pk=pk).update(
         is_connected=True,
         connected_at=at,
         last_seen_at=at,
         connection_token=token,
         ocpp_version=ocpp_version,
+        connection_security_profile=security_profile,
+        certificate_expires_at=certificate_expires_at,
     )
     if updated:
         _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
@@ -313,7 +340,7 @@ def _write_session(pk: int, at: datetime, active: bool) -> None:
         _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
 
 
-def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str, *_security) -> None:
     _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
 
 

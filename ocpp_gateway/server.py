@@ -37,6 +37,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_gateway import registry
+from ocpp_gateway.admission import warn_unservable_profiles
 from ocpp_gateway.charge_point import GatewayChargePointMixin
 from ocpp_gateway.command_loop import CommandLoop
 from ocpp_gateway.handlers import CHARGE_POINT_CLASSES
@@ -50,6 +51,8 @@ from ocpp_gateway.handshake import (
 from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
+from ocpp_gateway.tls import TlsConfig, TlsContexts
+from tenancy.proxies import TrustedProxies, trusted_proxies
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -79,7 +82,11 @@ class GatewayConfig:
     close_timeout: float
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
-    trusted_proxies: frozenset[str]
+    trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
+    tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
+    plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
+    proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
+    client_organisation: str = ""  # a charger certificate's O must be this, when set
     metrics_allowed_ips: tuple[str, ...] = ()  # who may read /metrics; empty: nobody
 
     @classmethod
@@ -93,7 +100,11 @@ class GatewayConfig:
         if not given.get("gateway_id", True):
             del given["gateway_id"]
         if "trusted_proxies" in given:
-            given["trusted_proxies"] = frozenset(given["trusted_proxies"])
+            given["trusted_proxies"] = TrustedProxies.parse(given["trusted_proxies"])
+        if "tls" not in given:
+            given["tls"] = TlsConfig.from_settings()
+        if given["tls"] is not None and "plain_port" not in given:
+            given["plain_port"] = settings.OCPP_PLAIN_PORT
         port = given.get("port", 9000)
         defaults = cls(
             host="127.0.0.1",
@@ -109,7 +120,9 @@ class GatewayConfig:
             close_timeout=5,
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
-            trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
+            trusted_proxies=trusted_proxies(),
+            proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
+            client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
             metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),
         )
         return replace(defaults, **given)
@@ -128,6 +141,8 @@ class Gateway:
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
             trusted_proxies=config.trusted_proxies,
+            proxy_terminates_tls=config.proxy_terminates_tls,
+            client_organisation=config.client_organisation,
             stopping=lambda: self.stopping,
             health=lambda: {
                 "status": "ok",
@@ -139,7 +154,12 @@ class Gateway:
         self.redis: aioredis.Redis | None = None
         self.routes: RouteTable | None = None
         self.commands: CommandLoop | None = None
+        # Built (and checked) before anything else: a TLS file that does not load stops
+        # the gateway from starting at all.
+        self.tls = TlsContexts(config.tls) if config.tls else None
+        self.plain_port = config.plain_port
         self._server = None
+        self._plain_server = None
         self._tasks: list[asyncio.Task] = []
         self._call_tasks: set[asyncio.Task] = set()
 
@@ -169,40 +189,51 @@ class Gateway:
         self.commands = CommandLoop(self.redis, self.gateway_id, self)
         await self.routes.refresh_alive()
         await self._sweep_routes()
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            process_request=self.metrics.wrap(self.handshake.process_request),
-            select_subprotocol=select_subprotocol,
-            subprotocols=list(SUBPROTOCOLS),
-            compression=None,
-            max_size=config.max_frame_bytes,
-            max_queue=16,
-            ping_interval=config.ping_interval or None,
-            ping_timeout=config.ping_timeout or None,
-            close_timeout=config.close_timeout,
-            open_timeout=config.open_timeout,
-            create_connection=CountedConnection,
-            backlog=2048,
-            server_header="ocpp-gateway",
-        )
+        await self.recorder.in_reader(warn_unservable_profiles, config, self.tls)
+        options = {
+            "process_request": self.metrics.wrap(self.handshake.process_request),
+            "select_subprotocol": select_subprotocol,
+            "subprotocols": list(SUBPROTOCOLS),
+            "compression": None,
+            "max_size": config.max_frame_bytes,
+            "max_queue": 16,
+            "ping_interval": config.ping_interval or None,
+            "ping_timeout": config.ping_timeout or None,
+            "close_timeout": config.close_timeout,
+            "open_timeout": config.open_timeout,  # the TLS handshake's limit too
+            "create_connection": CountedConnection,
+            "backlog": 2048,
+            "server_header": "ocpp-gateway",
+        }
+        tls = self.tls.outer if self.tls else None
+        self._server = await serve(self._handle, self.host, self.port, ssl=tls, **options)
         if not self.port:
             self.port = self._server.sockets[0].getsockname()[1]
-        for coro in (
+        if self.tls and self.plain_port is not None:
+            # The same handler, checks and state: only the transport differs.
+            self._plain_server = await serve(self._handle, self.host, self.plain_port, **options)
+            self.plain_port = self._plain_server.sockets[0].getsockname()[1]
+        background = [
             self.recorder.run(),
             self._keep_alive(),
             self.commands.run(),
             self._watch_presence(),
             self._sweep(),
-        ):
-            self._tasks.append(asyncio.create_task(coro))
+        ]
+        if self.tls:
+            background.append(self.tls.watch())
+        self._tasks.extend(asyncio.create_task(coro) for coro in background)
+        scheme, described = ("wss", f" ({self.tls.describe()})") if self.tls else ("ws", "")
+        if self._plain_server:
+            described = described[:-1] + f"; ws:// on port {self.plain_port})"
         logger.info(
-            "gateway %s serving ws://%s:%s%s<charge point id>",
+            "gateway %s serving %s://%s:%s%s<charge point id>%s",
             self.gateway_id,
+            scheme,
             self.host,
             self.port,
             PATH_PREFIX,
+            described,
         )
 
     async def stop(self) -> None:
@@ -211,9 +242,10 @@ class Gateway:
             return
         self.stopping = True
         logger.info("gateway %s stopping", self.gateway_id)
-        if self._server is not None:
-            self._server.close(close_connections=True)  # 1001 going away
-            await self._server.wait_closed()
+        for server in (self._server, self._plain_server):
+            if server is not None:
+                server.close(close_connections=True)  # 1001 going away
+                await server.wait_closed()
         # Anything a handler could not clean up (it always should) is cleaned up here.
         for conn in list(self.connections.values()):
             await self._detach(conn)
@@ -243,6 +275,8 @@ class Gateway:
             token=uuid.uuid4().hex,
             gateway=self,
         )
+        conn.security_profile = getattr(websocket, "security_profile", 1)
+        conn.certificate = getattr(websocket, "certificate", None)
         await self._attach(conn)
         try:
             async for message in websocket:
@@ -270,8 +304,17 @@ class Gateway:
         cp_id = conn.id
         old = self.connections.get(cp_id)
         self.connections[cp_id] = conn
-        self.recorder.connected(conn.charger_pk, conn.token, timezone.now(), conn.ocpp_version)
-        logger.info("%s: connected (OCPP %s)", cp_id, conn.ocpp_version)
+        certificate, now = conn.certificate, timezone.now()
+        expires = certificate.not_after if certificate else None
+        facts = (conn.ocpp_version, conn.security_profile, expires)
+        self.recorder.connected(conn.charger_pk, conn.token, now, *facts)
+        logger.info(
+            "%s: connected (OCPP %s, profile %s%s)",
+            cp_id,
+            conn.ocpp_version,
+            conn.security_profile,
+            f", {certificate.describe()}" if certificate else "",
+        )
         try:
             await self.routes.claim(conn)
         except Exception:

@@ -76,6 +76,7 @@ def test_each_charger_carries_its_connection_and_state(client, people, fleet):
     assert bravo["state"] == "disconnected"
     assert bravo["wallbox_status"] == 0
     assert bravo["group"]["name"] == "B"
+    assert bravo["security_profile"] == 1
 
 
 def test_the_browser_session_works_too(client, people, fleet):

@@ -122,7 +122,8 @@ PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
 # tests/config/test_metrics.py); the test client's 127.0.0.1 is on the default list.
 PUBLIC |= {"metrics"}
 PUBLIC |= {"api:signin", "api:refresh_token"}
-# Namespaces covered elsewhere: the admin site has its own permission tests.
+# Namespaces covered elsewhere: the admin site (superusers only) is tried page by page,
+# every registered model, in tests/tenancy/test_admin.py.
 SKIP_NAMESPACES = {"admin"}
 
 
