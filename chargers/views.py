@@ -58,7 +58,10 @@ def charger_list(request):
         "sort": sort,
         "can_manage": access.can_manage_any(request.user),
     }
+    context["glance"] = selectors.fleet_glance(request.user, request.GET)
     if request.htmx:
+        # The fleet at a glance travels out of band with the rows (and their poll).
+        context["glance_oob"] = True
         return render(request, "chargers/list.html#charger_rows", context)
     context["groups"] = access.visible_groups(request.user).select_related("organisation")
     context["statuses"] = {k: f.label for k, f in selectors.status_filters().items()}
@@ -77,4 +80,5 @@ def charger_detail(request, pk):
     }
     if request.htmx:
         return render(request, "chargers/detail.html#charger_state", context)
+    context["strip"] = selectors.charger_strip(charger)
     return render(request, "chargers/detail.html", context)
