@@ -160,6 +160,9 @@ class GatewayChargePointMixin:
     async def _answer_call(self, msg: Call) -> None:
         try:
             await self._handle_call(msg)
+        except ConnectionClosed:
+            # An ordinary event in a storm: the charger hung up before our answer left.
+            logger.info("%s: socket closed before our answer to %s left", self.id, msg.action)
         except ocpp_exc.OCPPError as error:
             logger.warning(
                 "%s: %s refused with %s: %s",
