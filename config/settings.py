@@ -1,9 +1,11 @@
 """The one settings module, driven by the environment.
 
 Every knob is an environment variable with a safe development default; with
-DEBUG off the portal refuses to start without a SECRET_KEY.
+DEBUG off the portal refuses to start without a SECRET_KEY or an OCPP_PASSWORD_KEY.
 """
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -278,6 +280,22 @@ OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
 # own connections without that header (local tools, simulators) are not limited.
 OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
 OCPP_TRUSTED_PROXIES = envlist("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1")
+# The server key of charger passwords (chargers/credentials.py: HMAC-SHA-256, checked in
+# microseconds). A secret of its own, not SECRET_KEY: rotating SECRET_KEY must not lock
+# every charger out. Keep it with the database backups: losing it means new passwords
+# for every charger. Rotate by moving the old key to OCPP_PASSWORD_KEY_FALLBACKS; each
+# charger moves to the new key on its next connect.
+OCPP_PASSWORD_KEY = os.getenv("OCPP_PASSWORD_KEY", "")
+if not OCPP_PASSWORD_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("OCPP_PASSWORD_KEY must be set when DEBUG is off.")
+    OCPP_PASSWORD_KEY = hmac.new(
+        SECRET_KEY.encode(), b"ocpp-password-key", hashlib.sha256
+    ).hexdigest()
+OCPP_PASSWORD_KEY_FALLBACKS = envlist("OCPP_PASSWORD_KEY_FALLBACKS", "")
+# Old (PBKDF2) charger password checks waiting for the gateway's one slow-hash thread
+# at most; more are answered 503 with Retry-After.
+OCPP_LEGACY_HASH_QUEUE = envint("OCPP_LEGACY_HASH_QUEUE", 200)
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

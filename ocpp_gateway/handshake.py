@@ -9,8 +9,12 @@
   ``trusted_proxies`` the client address is the last one the proxy put in
   ``X-Forwarded-For``.
 - Charger passwords never reach a log: the Authorization header is masked in the
-  websockets library's debug log of the handshake. Verified passwords are remembered
-  (as a hash) so a reconnect storm does not redo hundreds of slow hash checks.
+  websockets library's debug log of the handshake.
+- Passwords are keyed hashes (``chargers/credentials.py``) checked on the event loop in
+  microseconds, so a reconnect storm of passworded chargers costs what one without
+  does. A legacy (PBKDF2) string is checked on one dedicated thread, never the default
+  pool the ``ocpp`` library uses, with at most ``legacy_hash_queue`` waiting (more:
+  503 with Retry-After); after a success it is rewritten as a keyed hash.
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import http
 import json
 import logging
-from collections import Counter, OrderedDict
+import random
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import NegotiationError
 
+from chargers import credentials
 from chargers.models import Charger
 from ocpp_gateway.recorder import Recorder
 
@@ -36,8 +43,6 @@ logger = logging.getLogger("ocpp_gateway")
 
 SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 PATH_PREFIX = "/ocpp/"
-# Charger password hashes checked at the same time (each takes a CPU for a while).
-PASSWORD_CHECKS_AT_ONCE = 4
 
 
 class _MaskCredentials(logging.Filter):
@@ -87,34 +92,20 @@ def _lookup_charger(charge_point_id: str):
     )
 
 
-class _PasswordCache:
-    """Remembers verified (id, stored hash, presented password) triples.
+def _upgrade_credential(pk: int, old: str, new: str) -> int:
+    """Replace a legacy string by its keyed hash, unless the portal changed it meanwhile."""
+    return Charger.objects.filter(pk=pk, password_hash=old).update(password_hash=new)
 
-    Checking a Django password hash costs a few hundred milliseconds of CPU on purpose;
-    after a mass restart hundreds of chargers reconnect with the same credentials. Keys
-    hold a SHA-256 of the presented password, never the password; a changed stored hash
-    is a different key.
-    """
 
-    def __init__(self, size: int = 10_000):
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
+@dataclass(frozen=True)
+class AuthResult:
+    ok: bool
+    reason: str = ""  # why not: for the log, never for the wire
+    upgrade_to: str = ""  # a keyed hash to store instead of the legacy string verified
 
-    @staticmethod
-    def key(charge_point_id: str, password_hash: str, raw: str) -> tuple[str, str, str]:
-        return (charge_point_id, password_hash, hashlib.sha256(raw.encode()).hexdigest())
 
-    def get(self, key) -> bool | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key, value: bool) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+class LegacyHashBusy(Exception):
+    """Too many legacy password checks waiting for the one slow-hash thread."""
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -162,6 +153,7 @@ class Handshake:
         trusted_proxies: Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
+        legacy_hash_queue: int = 200,
     ):
         self.recorder = recorder
         self.max_connections_per_ip = max_connections_per_ip
@@ -170,8 +162,13 @@ class Handshake:
         self.health = health
         # Open sockets (and handshakes past our checks) per client address.
         self.clients: Counter[str] = Counter()
-        self._passwords = _PasswordCache()
-        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
+        # Legacy (PBKDF2) strings: one thread of their own, a bounded queue in front.
+        self.legacy_hash_queue = legacy_hash_queue
+        self.legacy_hash_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="ocpp-legacy-hash"
+        )
+        self._legacy_waiting = 0
+        self._upgrades: set[asyncio.Task] = set()
 
     async def process_request(self, connection: ServerConnection, request):
         path = urlsplit(request.path).path
@@ -214,15 +211,31 @@ class Handshake:
             logger.warning("%s: refused, unknown charge point id", charge_point_id)
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
         pk, password_hash = found
-        if password_hash and not await self._password_ok(
-            charge_point_id, password_hash, request.headers.get("Authorization")
-        ):
-            logger.warning("%s: refused, missing or wrong password", charge_point_id)
-            response = connection.respond(
-                http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
-            )
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
+        if password_hash:
+            try:
+                auth = await self.check_credentials(
+                    charge_point_id, password_hash, request.headers.get("Authorization")
+                )
+            except LegacyHashBusy:
+                logger.warning(
+                    "%s: refused for now, too many legacy password checks", charge_point_id
+                )
+                response = connection.respond(
+                    http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n"
+                )
+                response.headers["Retry-After"] = str(random.randint(5, 15))
+                return response
+            if not auth.ok:
+                logger.warning(
+                    "%s: refused, missing or wrong password (%s)", charge_point_id, auth.reason
+                )
+                response = connection.respond(
+                    http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+                )
+                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+                return response
+            if auth.upgrade_to:
+                self._upgrade(charge_point_id, pk, password_hash, auth.upgrade_to)
         connection.charge_point_id = charge_point_id
         connection.charger_pk = pk
         return None
@@ -261,20 +274,52 @@ class Handshake:
         # The last entry is the one our proxy appended: the address it saw.
         return forwarded[-1].split(",")[-1].strip() or None
 
-    async def _password_ok(self, charge_point_id: str, password_hash: str, header) -> bool:
-        credentials = _basic_credentials(header)
-        if credentials is None or credentials[0] != charge_point_id:
-            return False
-        key = self._passwords.key(charge_point_id, password_hash, credentials[1])
-        known = self._passwords.get(key)
-        if known is not None:
-            return known
-        charger = Charger(charge_point_id=charge_point_id, password_hash=password_hash)
-        # A hash check costs real CPU on purpose: a few at a time, so a guesser cannot
-        # fill the thread pool, and only successes are remembered, so guesses cannot
-        # push real chargers' entries out of the cache.
-        async with self._password_checks:
-            ok = await asyncio.to_thread(charger.check_ocpp_password, credentials[1])
-        if ok:
-            self._passwords.put(key, ok)
-        return ok
+    async def check_credentials(self, charge_point_id: str, encoded: str, header) -> AuthResult:
+        """Check the Basic credentials against the stored string (keyed: on the loop)."""
+        presented = _basic_credentials(header)
+        if presented is None:
+            return AuthResult(False, "no credentials")
+        user, raw = presented
+        if user != charge_point_id:
+            credentials.dummy_verify(raw)
+            return AuthResult(False, "credentials for another id")
+        verdict = credentials.verify(encoded, raw)
+        if verdict.slow:
+            ok = await self._verify_legacy(encoded, raw)
+            return AuthResult(
+                ok, "" if ok else "wrong password", credentials.make(raw) if ok else ""
+            )
+        if not verdict.ok:
+            return AuthResult(False, "wrong password")
+        return AuthResult(True, upgrade_to=credentials.make(raw) if verdict.upgrade else "")
+
+    async def _verify_legacy(self, encoded: str, raw: str) -> bool:
+        if self._legacy_waiting >= self.legacy_hash_queue:
+            raise LegacyHashBusy
+        self._legacy_waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.legacy_hash_executor, credentials.verify_slow, encoded, raw
+            )
+        finally:
+            self._legacy_waiting -= 1
+
+    def _upgrade(self, charge_point_id: str, pk: int, old: str, new: str) -> None:
+        """Store the keyed hash in the background: the socket does not wait for it."""
+
+        async def write():
+            try:
+                if await self.recorder.in_writer(_upgrade_credential, pk, old, new):
+                    logger.info("%s: OCPP password moved to the current key", charge_point_id)
+            except Exception:
+                logger.exception("%s: could not store the upgraded password", charge_point_id)
+
+        task = asyncio.create_task(write())
+        self._upgrades.add(task)
+        task.add_done_callback(self._upgrades.discard)
+
+    async def close(self) -> None:
+        """Finish the password upgrades under way; stop the legacy hash thread."""
+        if self._upgrades:
+            await asyncio.gather(*self._upgrades, return_exceptions=True)
+        self.legacy_hash_executor.shutdown(wait=False, cancel_futures=True)

@@ -79,6 +79,7 @@ class GatewayConfig:
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
     trusted_proxies: frozenset[str]
+    legacy_hash_queue: int  # legacy (PBKDF2) password checks waiting at most
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -105,6 +106,7 @@ class GatewayConfig:
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
             trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
+            legacy_hash_queue=settings.OCPP_LEGACY_HASH_QUEUE,
         )
         return replace(defaults, **given)
 
@@ -122,6 +124,7 @@ class Gateway:
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
             trusted_proxies=config.trusted_proxies,
+            legacy_hash_queue=config.legacy_hash_queue,
             stopping=lambda: self.stopping,
             health=lambda: {
                 "status": "ok",
@@ -217,6 +220,7 @@ class Gateway:
             await asyncio.gather(*self._call_tasks, return_exceptions=True)
         if self.commands is not None:
             await self.commands.answer_leftovers()
+        await self.handshake.close()
         await self.recorder.close()
         if self.redis is not None:
             try:
