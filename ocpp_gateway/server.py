@@ -85,9 +85,12 @@ class GatewayConfig:
     def from_settings(cls, **overrides) -> GatewayConfig:
         """The settings (``OCPP_*``, ``REDIS_URL``), with `overrides` by field name.
 
-        An override of None keeps the default; the gateway id defaults to host name:port.
+        An override of None keeps the default; the gateway id defaults to host name:port
+        (also when given empty, as an unset `$GATEWAY_ID` on the command line is).
         """
         given = {name: value for name, value in overrides.items() if value is not None}
+        if not given.get("gateway_id", True):
+            del given["gateway_id"]
         if "trusted_proxies" in given:
             given["trusted_proxies"] = frozenset(given["trusted_proxies"])
         port = given.get("port", 9000)

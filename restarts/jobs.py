@@ -16,6 +16,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from chargers.models import Charger
+from ocpp_gateway import channel
 from restarts.models import RestartJob, RestartRequest
 from restarts.waves import release_on_commit
 
@@ -98,16 +99,16 @@ def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
 def _answer(result, now) -> tuple[str, dict]:
     """The state and fields a job moves to for the gateway's answer to its Reset."""
     fields: dict = {}
-    if result.outcome == "answered" and result.status == "Accepted":
+    if result.outcome == channel.ANSWERED and result.status == "Accepted":
         to, fields = State.ACCEPTED, {"accepted_at": now}
-    elif result.outcome == "answered" and result.status == "Scheduled":
+    elif result.outcome == channel.ANSWERED and result.status == "Scheduled":
         to, fields = State.SCHEDULED, {"scheduled_at": now}
-    elif result.outcome == "answered":
+    elif result.outcome == channel.ANSWERED:
         status = result.status or ""
         to, fields = State.REJECTED, {"detail": "" if status == "Rejected" else status[:300]}
-    elif result.outcome == "call_error":
+    elif result.outcome == channel.CALL_ERROR:
         to, fields = State.REJECTED, {"detail": (result.detail or "CallError")[:300]}
-    elif result.outcome == "not_connected":
+    elif result.outcome == channel.NOT_CONNECTED:
         to, fields = State.SKIPPED, {"detail": "not_connected"}
     else:  # timeout, error: we cannot know whether it arrived, so never send again
         to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
@@ -143,7 +144,6 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
 # --- Reactions to what the gateway recorded (chargers.signals, see receivers.py) -------
 
 
-@transaction.atomic
 def restart_jobs_confirm_boot(*, charger_id: int, at) -> int:
     """A BootNotification after the Reset was sent completes the charger's job."""
     done = RestartJob.objects.filter(charger_id=charger_id, sent_at__lte=at).move(
@@ -160,7 +160,6 @@ def restart_jobs_confirm_boot(*, charger_id: int, at) -> int:
     return len(done)
 
 
-@transaction.atomic
 def restart_jobs_session_ended(*, charger_id: int, at) -> int:
     """The charging session ended: scheduled restarts go ahead."""
     scheduled = RestartJob.objects.filter(charger_id=charger_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -68,38 +68,29 @@ class RestartJobQuerySet(models.QuerySet):
 
         The one way a job changes state. Returns the ids it moved: a job another
         worker, the gateway or the beat already moved on is left alone and not
-        returned. One conditional statement, `UPDATE … WHERE state IN (…) RETURNING
-        id`, so a row moves only if it is still in `from_` when it is written, in one
-        round trip (the gateway confirms a boot per charger with it, in storms).
-        Django's public `update()` returns a count; its `_update()` is the ORM's own
-        UPDATE … RETURNING (what `save()` uses), so expressions in `fields` compile
-        as in `update()`. A backend that cannot return rows from an UPDATE locks the
-        rows first and updates exactly those, in one transaction.
+        returned. One statement, `UPDATE … WHERE state IN (…) AND id IN (the jobs
+        here) RETURNING id`: the state test stands in the UPDATE's own WHERE, which
+        PostgreSQL checks again on a row it had to wait for (a filter across a join
+        alone would be decided in the subquery, before the wait), so a row moves
+        only if it is still in `from_` when it is written, in one round trip (the
+        gateway confirms a boot per charger with it, in storms). Django's public
+        `update()` returns a count; `_update()` is the ORM's own UPDATE … RETURNING
+        (what `save()` uses), so expressions in `fields` compile as in `update()`.
+        Needs a backend that returns rows from an UPDATE: PostgreSQL, SQLite ≥ 3.35.
         """
         from_ = [from_] if isinstance(from_, str) else list(from_)
-        qs = self.filter(state__in=from_)
-        if not connections[self.db].features.can_return_rows_from_update:
-            return qs._move_locked(from_, to, fields)
         opts = self.model._meta
         values = [
             (opts.get_field(name), None, value) for name, value in {"state": to, **fields}.items()
         ]
+        jobs = self.model._base_manager.using(self.db).filter(
+            state__in=from_, pk__in=self.values("pk")
+        )
         try:
-            rows = qs._update(values, returning_fields=[opts.pk])
+            rows = jobs._update(values, returning_fields=[opts.pk])
         except EmptyResultSet:  # `none()`, `pk__in=[]`: nothing to move, no query
             return []
         return sorted(row[0] for row in rows)
-
-    def _move_locked(self, from_: list, to: str, fields: dict) -> list[int]:
-        with transaction.atomic(using=self.db, savepoint=False):
-            ids = list(
-                self.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
-            )
-            if ids:
-                self.model._base_manager.using(self.db).filter(pk__in=ids, state__in=from_).update(
-                    state=to, **fields
-                )
-        return ids
 
     move.alters_data = True
 

@@ -15,7 +15,6 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["name"]
-        db_table = "portal_organisation"  # the tables kept their name when the app left `portal`
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
 
@@ -40,7 +39,6 @@ class Subscription(models.Model):
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
 
     class Meta:
-        db_table = "portal_subscription"  # the tables kept their name when the app left `portal`
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
         constraints = [
@@ -88,7 +86,6 @@ class Group(models.Model):
 
     class Meta:
         ordering = ["path"]
-        db_table = "portal_group"  # the tables kept their name when the app left `portal`
         verbose_name = _("group")
         verbose_name_plural = _("groups")
         constraints = [
@@ -140,7 +137,6 @@ class Membership(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
-        db_table = "portal_membership"  # the tables kept their name when the app left `portal`
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
@@ -186,7 +182,6 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
-        db_table = "portal_auditevent"  # the tables kept their name when the app left `portal`
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 

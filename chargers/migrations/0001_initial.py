@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ('portal', '0001_initial'),
     ]
 
     operations = [
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('session_changed_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('connection_token', models.CharField(blank=True, editable=False, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='chargers', to='tenancy.group', verbose_name='group')),
+                ('group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='chargers', to='portal.group', verbose_name='group')),
             ],
             options={
                 'verbose_name': 'charger',

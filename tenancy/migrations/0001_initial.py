@@ -10,10 +10,6 @@ class Migration(migrations.Migration):
 
     initial = True
 
-    # The app was called `portal` until the re-cut; a database migrated then has
-    # portal.0001_initial applied, which this migration stands for (tables keep their names).
-    replaces = [('portal', '0001_initial')]
-
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -27,7 +23,6 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
             ],
             options={
-                'db_table': 'portal_organisation',
                 'verbose_name': 'organisation',
                 'verbose_name_plural': 'organisations',
                 'ordering': ['name'],
@@ -40,11 +35,10 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200, verbose_name='name')),
                 ('path', models.CharField(db_index=True, default='', editable=False, max_length=1000)),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='tenancy.group', verbose_name='parent group')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='tenancy.organisation', verbose_name='organisation')),
+                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='portal.group', verbose_name='parent group')),
+                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='portal.organisation', verbose_name='organisation')),
             ],
             options={
-                'db_table': 'portal_group',
                 'verbose_name': 'group',
                 'verbose_name_plural': 'groups',
                 'ordering': ['path'],
@@ -65,11 +59,10 @@ class Migration(migrations.Migration):
                 ('before', models.JSONField(blank=True, null=True, verbose_name='before')),
                 ('after', models.JSONField(blank=True, null=True, verbose_name='after')),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='who')),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.group')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.organisation')),
+                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='portal.group')),
+                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='portal.organisation')),
             ],
             options={
-                'db_table': 'portal_auditevent',
                 'verbose_name': 'audit event',
                 'verbose_name_plural': 'audit events',
                 'ordering': ['-at', '-pk'],
@@ -82,10 +75,9 @@ class Migration(migrations.Migration):
                 ('plan', models.CharField(choices=[('basic', 'Basic'), ('business', 'Business')], default='basic', max_length=20, verbose_name='plan')),
                 ('valid_from', models.DateTimeField(default=django.utils.timezone.now, verbose_name='valid from')),
                 ('valid_until', models.DateTimeField(blank=True, null=True, verbose_name='valid until')),
-                ('organisation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='subscription', to='tenancy.organisation')),
+                ('organisation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='subscription', to='portal.organisation')),
             ],
             options={
-                'db_table': 'portal_subscription',
                 'verbose_name': 'subscription',
                 'verbose_name_plural': 'subscriptions',
             },
@@ -96,11 +88,10 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('role', models.CharField(choices=[('super_admin', 'Super-admin'), ('admin', 'Admin'), ('user', 'User')], default='user', max_length=20, verbose_name='role')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='tenancy.group')),
+                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='portal.group')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                'db_table': 'portal_membership',
                 'verbose_name': 'membership',
                 'verbose_name_plural': 'memberships',
                 'constraints': [models.UniqueConstraint(fields=('user', 'group'), name='membership_unique_user_group')],

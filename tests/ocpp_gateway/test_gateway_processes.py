@@ -7,6 +7,7 @@ from django.conf import settings
 
 from chargers.models import Charger
 from ocpp_gateway import commands, registry
+from ocpp_gateway.server import GatewayConfig, default_gateway_id
 from tests.factories import make_charger
 from tests.helpers import stop, wait_for
 from tests.ocpp_gateway.conftest import open_client, ws_url
@@ -126,3 +127,12 @@ def test_gateway_restart_after_a_crash_clears_its_old_routes(gateway_process, si
     assert client.hget(registry.ROUTES, "CP-CRASH") is None
     assert commands.send_reset("CP-CRASH", "Soft", timeout=5).outcome == "not_connected"
     assert sim.stats.resets == 0
+
+
+def test_an_empty_gateway_id_falls_back_to_host_and_port():
+    """`run_gateway --gateway-id "$GATEWAY_ID"` with the variable unset: two such gateways
+    must not share one command queue and liveness key under the id ""."""
+    assert GatewayConfig.from_settings(port=9101, gateway_id="").gateway_id == (
+        default_gateway_id(9101)
+    )
+    assert GatewayConfig.from_settings(port=9101, gateway_id="gw-a").gateway_id == "gw-a"

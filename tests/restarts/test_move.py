@@ -92,6 +92,39 @@ def test_a_move_waits_for_a_concurrent_move_and_then_leaves_the_job_alone():
     assert states([job]) == [State.DONE]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_move_filtered_across_a_join_still_leaves_a_job_that_moved_on_meanwhile():
+    """The deadline sweep's shape: `charger__…` in the filter. The state test must be
+    decided when the row is written, not in a subquery before waiting for its lock."""
+    (job,) = make_jobs(1)
+    RestartJob.objects.filter(pk=job.pk).update(state=State.ACCEPTED, sent_at=timezone.now())
+    first_moved = threading.Event()
+    results: dict[str, list[int]] = {}
+
+    def deadline():  # gives up on the job and holds that uncommitted for a moment
+        try:
+            with transaction.atomic():
+                results["deadline"] = RestartJob.objects.filter(pk=job.pk).move(
+                    State.ACCEPTED, State.NOT_BACK
+                )
+                first_moved.set()
+                time.sleep(0.5)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=deadline)
+    thread.start()
+    assert first_moved.wait(10)
+    results["boot"] = RestartJob.objects.filter(
+        pk=job.pk, charger__group_id=job.charger.group_id
+    ).move(State.ACCEPTED, State.DONE)
+    thread.join(10)
+    close_old_connections()
+
+    assert results == {"deadline": [job.pk], "boot": []}
+    assert states([job]) == [State.NOT_BACK]
+
+
 SQLITE_SCRIPT = """
 from restarts.models import RestartJob, RestartRequest
 from tests.factories import make_charger

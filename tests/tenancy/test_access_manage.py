@@ -1,4 +1,4 @@
-"""The management questions portal/access.py answers: shape, move, people, audit."""
+"""The management questions tenancy/access.py answers: shape, move, people, audit."""
 
 from tenancy import access, audit
 from tenancy.models import Membership

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from tenancy import audit
 from tenancy.models import AuditEvent, Membership
@@ -80,12 +79,12 @@ def test_the_audit_trail_cannot_be_edited_from_the_admin(tree, anna):
     event = audit.record(action="test.event", actor=anna, group=tree["a"], summary="s")
     client = Client()
     client.force_login(anna)
-    url = reverse("admin:tenancy_auditevent_change", args=[event.pk])
+    url = f"/admin/portal/auditevent/{event.pk}/change/"
     page = client.get(url)
     assert page.status_code == 200
     assert 'name="summary"' not in page.content.decode()  # read-only, no input
     client.post(url, {"summary": "changed", "action": "x"})
-    client.post(reverse("admin:tenancy_auditevent_delete", args=[event.pk]), {"post": "yes"})
+    client.post(f"/admin/portal/auditevent/{event.pk}/delete/", {"post": "yes"})
     event.refresh_from_db()
     assert event.summary == "s"
     assert AuditEvent.objects.filter(pk=event.pk).exists()
