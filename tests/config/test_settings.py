@@ -10,9 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_settings(env_overrides, code="from django.conf import settings; settings.SECRET_KEY"):
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "DEBUG", "OCPP_PASSWORD_KEY")
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "OCPP_PASSWORD_KEY")
     }
     env.update(env_overrides)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
