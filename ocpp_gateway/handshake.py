@@ -2,8 +2,12 @@
 
 - ``/ocpp/<charge point id>`` only, an OCPP subprotocol offered, a charge point id the
   database knows, and HTTP Basic auth (user = charge point id) where the charger has a
-  password. Refusals are plain HTTP answers: 400, 401 (with WWW-Authenticate), 404, 503
-  while stopping. ``/healthz`` answers 200 while the gateway serves.
+  password. Refusals are plain HTTP answers: 400, 401, 404 (a path that is no charger
+  URL), 503 while stopping. ``/healthz`` answers 200 while the gateway serves.
+- An unknown charge point id and a wrong (or missing) password get the same answer,
+  after the same work (one lookup, one keyed hash): ``_refuse_auth``, 401 with
+  ``WWW-Authenticate``. The log says which it was; the wire does not, so ids cannot be
+  listed from outside.
 - One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
   flight included (more are refused with 429). Behind a reverse proxy listed in
   ``trusted_proxies`` the client address is the last one the proxy put in
@@ -264,15 +268,10 @@ class Handshake:
         except Exception:
             logger.exception("%s: charger lookup failed", charge_point_id)
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
-        if record is None:
-            logger.warning("%s: refused, unknown charge point id", charge_point_id)
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
-        pk, password_hash = record.pk, record.password_hash
-        if password_hash:
+        header = request.headers.get("Authorization")
+        if record is None or record.password_hash:
             try:
-                auth = await self.check_credentials(
-                    charge_point_id, password_hash, request.headers.get("Authorization")
-                )
+                auth = await self.check_credentials(charge_point_id, record, header)
             except LegacyHashBusy:
                 logger.warning(
                     "%s: refused for now, too many legacy password checks", charge_point_id
@@ -283,19 +282,21 @@ class Handshake:
                 response.headers["Retry-After"] = str(random.randint(5, 15))
                 return response
             if not auth.ok:
-                logger.warning(
-                    "%s: refused, missing or wrong password (%s)", charge_point_id, auth.reason
-                )
-                response = connection.respond(
-                    http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
-                )
-                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-                return response
+                return self._refuse_auth(connection, charge_point_id, auth.reason)
             if auth.upgrade_to:
-                self._upgrade(charge_point_id, pk, password_hash, auth.upgrade_to)
+                self._upgrade(charge_point_id, record.pk, record.password_hash, auth.upgrade_to)
         connection.charge_point_id = charge_point_id
-        connection.charger_pk = pk
+        connection.charger_pk = record.pk
         return None
+
+    def _refuse_auth(self, connection: ServerConnection, charge_point_id: str, reason: str):
+        """The one answer to every failed charger login: unknown id, no or wrong password."""
+        logger.warning("%s: refused with 401 (%s)", charge_point_id, reason)
+        response = connection.respond(
+            http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+        )
+        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+        return response
 
     def _take_client_slot(self, connection, request, charge_point_id: str):
         """Count this handshake against its client address; a 429 answer when over the limit."""
@@ -331,15 +332,23 @@ class Handshake:
         # The last entry is the one our proxy appended: the address it saw.
         return forwarded[-1].split(",")[-1].strip() or None
 
-    async def check_credentials(self, charge_point_id: str, encoded: str, header) -> AuthResult:
-        """Check the Basic credentials against the stored string (keyed: on the loop)."""
+    async def check_credentials(
+        self, charge_point_id: str, record: ChargerRecord | None, header
+    ) -> AuthResult:
+        """Check the Basic credentials against the charger's stored string (keyed: on the
+        loop). An unknown id (`record` None) costs the same keyed hash and fails."""
         presented = _basic_credentials(header)
+        raw = presented[1] if presented else ""
+        if record is None:
+            credentials.dummy_verify(raw)
+            return AuthResult(False, "unknown charge point id")
         if presented is None:
+            credentials.dummy_verify(raw)
             return AuthResult(False, "no credentials")
-        user, raw = presented
-        if user != charge_point_id:
+        if presented[0] != charge_point_id:
             credentials.dummy_verify(raw)
             return AuthResult(False, "credentials for another id")
+        encoded = record.password_hash
         verdict = credentials.verify(encoded, raw)
         if verdict.slow:
             ok = await self._verify_legacy(encoded, raw)

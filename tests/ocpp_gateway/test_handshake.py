@@ -40,9 +40,40 @@ def opened_subprotocol(runner, url, subprotocols, headers=None):
     return runner.run(attempt())
 
 
-def test_unknown_charge_point_id_is_refused_with_404(gateway, runner):
-    response = refusal(runner, ws_url(gateway, "NOT-IN-DB"))
-    assert response is not None and response.status_code == 404
+def _answer(response):
+    headers = sorted((k, v) for k, v in response.headers.raw_items() if k.lower() != "date")
+    return response.status_code, headers, response.body
+
+
+def test_unknown_id_and_wrong_password_get_the_same_401_with_www_authenticate(gateway, runner):
+    make_charger(charge_point_id="CP-KNOWN", password="Abcdefghij0123456789", is_connected=False)
+    answers = [
+        refusal(runner, ws_url(gateway, "NOT-IN-DB"), headers=basic_auth("NOT-IN-DB", "guess")),
+        refusal(runner, ws_url(gateway, "CP-KNOWN"), headers=basic_auth("CP-KNOWN", "guess")),
+        refusal(runner, ws_url(gateway, "NOT-IN-DB")),
+        refusal(runner, ws_url(gateway, "CP-KNOWN")),
+    ]
+    first = _answer(answers[0])
+    assert first[0] == 401
+    assert ("WWW-Authenticate", 'Basic realm="OCPP", charset="UTF-8"') in first[1]
+    assert all(_answer(a) == first for a in answers[1:])
+
+
+def test_unknown_id_and_wrong_password_do_the_same_work(gateway, runner, monkeypatch):
+    """One lookup and one keyed hash on both paths, so the time does not tell them apart."""
+    make_charger(charge_point_id="CP-SAME", password="Abcdefghij0123456789", is_connected=False)
+    hashes = []
+    mac = credentials._mac
+    monkeypatch.setattr(credentials, "_mac", lambda *a: hashes.append(1) or mac(*a))
+    work = {}
+    for cp_id in ("NOT-IN-DB", "CP-SAME") * 3:
+        hashes.clear()
+        lookups = runner.call(lambda: gateway.handshake.lookup.asked)
+        response = refusal(runner, ws_url(gateway, cp_id), headers=basic_auth(cp_id, "guess"))
+        assert response.status_code == 401
+        asked = runner.call(lambda: gateway.handshake.lookup.asked) - lookups
+        work.setdefault(cp_id, set()).add((asked, len(hashes)))
+    assert work["NOT-IN-DB"] == work["CP-SAME"] == {(1, 1)}
 
 
 def test_path_outside_ocpp_is_404(gateway, runner):
