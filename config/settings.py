@@ -296,6 +296,14 @@ OCPP_PASSWORD_KEY_FALLBACKS = envlist("OCPP_PASSWORD_KEY_FALLBACKS", "")
 # Old (PBKDF2) charger password checks waiting for the gateway's one slow-hash thread
 # at most; more are answered 503 with Retry-After.
 OCPP_LEGACY_HASH_QUEUE = envint("OCPP_LEGACY_HASH_QUEUE", 200)
+# Failed charger logins (unknown id, no or wrong password) counted over this many seconds,
+# per client address and per charge point id; past a limit a handshake is refused 429
+# before any check, unless that (id, address) pair once connected with the right
+# password (remembered OCPP_AUTH_GOOD_PAIR_TTL seconds). 0 turns a limit off.
+OCPP_AUTH_FAILURE_WINDOW = envint("OCPP_AUTH_FAILURE_WINDOW", 300)
+OCPP_AUTH_FAILURES_PER_ADDRESS = envint("OCPP_AUTH_FAILURES_PER_ADDRESS", 30)
+OCPP_AUTH_FAILURES_PER_CHARGER = envint("OCPP_AUTH_FAILURES_PER_CHARGER", 10)
+OCPP_AUTH_GOOD_PAIR_TTL = envint("OCPP_AUTH_GOOD_PAIR_TTL", 7 * 24 * 3600)
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

@@ -8,6 +8,9 @@
   after the same work (one lookup, one keyed hash): ``_refuse_auth``, 401 with
   ``WWW-Authenticate``. The log says which it was; the wire does not, so ids cannot be
   listed from outside.
+- Failed logins are counted per client address and per charge point id
+  (``auth_throttle.py``); past a limit a handshake is refused 429 before any check,
+  except for an (id, address) pair that once connected with the right password.
 - One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
   flight included (more are refused with 429). Behind a reverse proxy listed in
   ``trusted_proxies`` the client address is the last one the proxy put in
@@ -41,6 +44,8 @@ from websockets.exceptions import NegotiationError
 
 from chargers import credentials
 from chargers.models import Charger
+from ocpp_gateway.auth_throttle import AuthThrottle
+from ocpp_gateway.charger_lookup import ChargerLookup, ChargerRecord
 from ocpp_gateway.recorder import Recorder
 
 logger = logging.getLogger("ocpp_gateway")
@@ -86,70 +91,6 @@ class CountedConnection(ServerConnection):
             counter[address] -= 1
             if counter[address] <= 0:
                 del counter[address]
-
-
-# Charge point ids looked up in one query at most.
-LOOKUP_BATCH = 500
-
-
-@dataclass(frozen=True)
-class ChargerRecord:
-    """What the handshake needs to know of a charger."""
-
-    pk: int
-    charge_point_id: str
-    password_hash: str
-
-
-def _lookup_chargers(charge_point_ids: list[str]) -> dict[str, ChargerRecord]:
-    rows = Charger.objects.filter(charge_point_id__in=charge_point_ids).values_list(
-        "pk", "charge_point_id", "password_hash"
-    )
-    return {cp_id: ChargerRecord(pk, cp_id, password_hash) for pk, cp_id, password_hash in rows}
-
-
-class ChargerLookup:
-    """Charger lookups for many handshakes at once, one query per batch.
-
-    A handshake parks a future; one drain task takes every id waiting (up to
-    ``LOOKUP_BATCH``), runs one query on the recorder's reader thread and resolves
-    them; ids asked for meanwhile form the next batch. No timer: a lone handshake
-    costs one round trip, a storm of a thousand costs a few.
-    """
-
-    def __init__(self, recorder: Recorder, batch: int = LOOKUP_BATCH):
-        self.recorder = recorder
-        self.batch = batch
-        self._waiting: dict[str, list[asyncio.Future]] = {}
-        self._drain: asyncio.Task | None = None
-        self.asked = 0  # lookups asked for
-        self.queries = 0  # queries run for them
-
-    async def get(self, charge_point_id: str) -> ChargerRecord | None:
-        self.asked += 1
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(charge_point_id, []).append(future)
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run())
-        return await future
-
-    async def _run(self) -> None:
-        while self._waiting:
-            ids = list(self._waiting)[: self.batch]
-            futures = {cp_id: self._waiting.pop(cp_id) for cp_id in ids}
-            try:
-                self.queries += 1
-                found = await self.recorder.in_reader(_lookup_chargers, ids)
-            except Exception as exc:
-                for waiting in futures.values():
-                    for future in waiting:
-                        if not future.done():
-                            future.set_exception(exc)
-                continue
-            for cp_id, waiting in futures.items():
-                for future in waiting:
-                    if not future.done():  # its handshake may have timed out meanwhile
-                        future.set_result(found.get(cp_id))
 
 
 def _upgrade_credential(pk: int, old: str, new: str) -> int:
@@ -230,6 +171,8 @@ class Handshake:
         self._legacy_waiting = 0
         self._upgrades: set[asyncio.Task] = set()
         self.lookup = ChargerLookup(recorder)
+        # Failed logins per address and per id (set by the gateway once Redis is there).
+        self.throttle: AuthThrottle | None = None
 
     async def process_request(self, connection: ServerConnection, request):
         path = urlsplit(request.path).path
@@ -263,6 +206,15 @@ class Handshake:
                 http.HTTPStatus.BAD_REQUEST,
                 "Offer an OCPP subprotocol: Sec-WebSocket-Protocol: ocpp2.0.1, ocpp1.6\n",
             )
+        address = self._client_address(connection, request)
+        if self.throttle is not None:
+            wait = await self.throttle.refused(charge_point_id, address)
+            if wait is not None:
+                response = connection.respond(
+                    http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed logins; try again later\n"
+                )
+                response.headers["Retry-After"] = str(wait)
+                return response
         try:
             record = await self.lookup.get(charge_point_id)
         except Exception:
@@ -282,7 +234,11 @@ class Handshake:
                 response.headers["Retry-After"] = str(random.randint(5, 15))
                 return response
             if not auth.ok:
+                if self.throttle is not None:
+                    await self.throttle.failed(charge_point_id, address, auth.reason)
                 return self._refuse_auth(connection, charge_point_id, auth.reason)
+            if self.throttle is not None:
+                self.throttle.succeeded(charge_point_id, address)
             if auth.upgrade_to:
                 self._upgrade(charge_point_id, record.pk, record.password_hash, auth.upgrade_to)
         connection.charge_point_id = charge_point_id
@@ -386,6 +342,8 @@ class Handshake:
 
     async def close(self) -> None:
         """Finish the password upgrades under way; stop the legacy hash thread."""
+        if self.throttle is not None:
+            await self.throttle.close()
         if self._upgrades:
             await asyncio.gather(*self._upgrades, return_exceptions=True)
         self.legacy_hash_executor.shutdown(wait=False, cancel_futures=True)

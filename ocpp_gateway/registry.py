@@ -8,6 +8,9 @@
   route to a gateway whose key has expired is stale: that process is gone.
 - ``ocpp:gateway:<id>:requests`` (list): requests for that gateway, JSON, FIFO.
 - ``ocpp:reply:<id>`` (list): the gateway pushes the replies here, each naming its request.
+- ``ocpp:auth:fail:addr:<address>``, ``ocpp:auth:fail:cp:<id>`` (counters with a TTL):
+  failed charger logins in the current window; ``ocpp:auth:good:<id>`` (set with a
+  TTL): the addresses that charger once connected from with the right password.
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ def requests_key(gateway_id: str) -> str:
 
 def reply_key(request_id: str) -> str:
     return f"ocpp:reply:{request_id}"
+
+
+def auth_failures_key(kind: str, value: str) -> str:
+    return f"ocpp:auth:fail:{kind}:{value}"
+
+
+def auth_good_key(charge_point_id: str) -> str:
+    return f"ocpp:auth:good:{charge_point_id}"
 
 
 @dataclass(frozen=True)

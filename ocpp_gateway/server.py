@@ -27,6 +27,7 @@ import logging
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_gateway import registry
+from ocpp_gateway.auth_throttle import AuthThrottle, ThrottleLimits
 from ocpp_gateway.charge_point import GatewayChargePointMixin
 from ocpp_gateway.command_loop import CommandLoop
 from ocpp_gateway.handlers import CHARGE_POINT_CLASSES
@@ -80,6 +82,10 @@ class GatewayConfig:
     max_connections_per_ip: int  # 0: no limit
     trusted_proxies: frozenset[str]
     legacy_hash_queue: int  # legacy (PBKDF2) password checks waiting at most
+    auth_failure_window: int  # seconds failed logins are counted
+    auth_failures_per_address: int  # 0: no limit
+    auth_failures_per_charger: int  # 0: no limit
+    auth_good_pair_ttl: int  # seconds a (charger, address) success is remembered
 
     @classmethod
     def from_settings(cls, **overrides) -> GatewayConfig:
@@ -110,8 +116,21 @@ class GatewayConfig:
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
             trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
             legacy_hash_queue=settings.OCPP_LEGACY_HASH_QUEUE,
+            auth_failure_window=settings.OCPP_AUTH_FAILURE_WINDOW,
+            auth_failures_per_address=settings.OCPP_AUTH_FAILURES_PER_ADDRESS,
+            auth_failures_per_charger=settings.OCPP_AUTH_FAILURES_PER_CHARGER,
+            auth_good_pair_ttl=settings.OCPP_AUTH_GOOD_PAIR_TTL,
         )
         return replace(defaults, **given)
+
+    @property
+    def throttle_limits(self) -> ThrottleLimits:
+        return ThrottleLimits(
+            window=self.auth_failure_window,
+            per_address=self.auth_failures_per_address,
+            per_charger=self.auth_failures_per_charger,
+            good_pair_ttl=self.auth_good_pair_ttl,
+        )
 
 
 class Gateway:
@@ -123,6 +142,8 @@ class Gateway:
         self.recorder = Recorder(config.flush_interval)
         self.connections: dict[str, GatewayChargePointMixin] = {}
         self.stopping = False
+        # What happened, counted (auth_failures, auth_throttled, ...): in /healthz.
+        self.counters: Counter[str] = Counter()
         self.handshake = Handshake(
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
@@ -133,6 +154,7 @@ class Gateway:
                 "status": "ok",
                 "gateway": self.gateway_id,
                 "connections": len(self.connections),
+                "counters": dict(self.counters),
             },
         )
         self.redis: aioredis.Redis | None = None
@@ -165,6 +187,7 @@ class Gateway:
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self.routes = RouteTable(self.redis, self.gateway_id)
+        self.handshake.throttle = AuthThrottle(self.redis, config.throttle_limits, self.counters)
         self.commands = CommandLoop(self.redis, self.gateway_id, self)
         await self.routes.refresh_alive()
         await self._sweep_routes()
