@@ -43,7 +43,8 @@ class ChargerFilters(Schema):
         None, ge=1, description="A group id: its chargers and its sub-groups'."
     )
     status: Literal[("",) + tuple(status_filters())] = Field(  # type: ignore[valid-type]
-        "", description="connected, disconnected, charging, restarting or faulted."
+        "",
+        description="connected, disconnected, charging, restarting, faulted or no_password.",
     )
     sort: Literal[SORT_KEYS] = Field(  # type: ignore[valid-type]
         "name", description="A column; prefix with - for descending."
@@ -66,6 +67,7 @@ def _charger_out(charger) -> dict:
         "firmware_version": charger.firmware_version,
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
+        "ocpp_password": bool(charger.password_hash),
         "connected": charger.is_connected,
         "connected_at": charger.connected_at,
         "disconnected_at": charger.disconnected_at,

@@ -51,7 +51,7 @@ def charger_add(request):
                 model=data["model"],
                 ocpp_version=data["ocpp_version"],
                 supports_remote_restart=data["supports_remote_restart"],
-                with_password=data["with_password"],
+                with_password=data["authentication"] == "generate",
                 ip=client_ip(request),
             )
         except ValidationError as exc:

@@ -22,6 +22,7 @@ OWN_STATUS_FILTERS = {
     "disconnected": StatusFilter(_("Disconnected"), Q(is_connected=False)),
     "charging": StatusFilter(_("Charging"), Q(session_active=True)),
     "faulted": StatusFilter(_("Faulted"), Q(last_status="Faulted")),
+    "no_password": StatusFilter(_("Without OCPP password"), Q(password_hash="")),
 }
 
 SORTS = {
