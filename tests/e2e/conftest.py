@@ -160,7 +160,7 @@ def make_fleet_online(stack):
 
     started = []
 
-    def start(*, exclude=(), behaviours=None, reboot_seconds=4.0):
+    def start(*, exclude=(), behaviours=None, reboot_seconds=4.0, password=None):
         args = [
             "manage.py",
             "simulate_chargers",
@@ -174,6 +174,8 @@ def make_fleet_online(stack):
         ]
         if exclude:
             args += ["--exclude", ",".join(exclude)]
+        if password:  # for the chargers that require one
+            args += ["--password", password]
         for cp_id, kind in (behaviours or {}).items():
             args += ["--behaviour", f"{cp_id}={kind}"]
         proc = spawn(*args, env=stack.env, log=stack.logs / "simulator.log")
