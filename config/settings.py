@@ -296,6 +296,15 @@ OCPP_PASSWORD_KEY_FALLBACKS = envlist("OCPP_PASSWORD_KEY_FALLBACKS", "")
 # Old (PBKDF2) charger password checks waiting for the gateway's one slow-hash thread
 # at most; more are answered 503 with Retry-After.
 OCPP_LEGACY_HASH_QUEUE = envint("OCPP_LEGACY_HASH_QUEUE", 200)
+# Liveness: a gateway's own thread refreshes its key every OCPP_ALIVE_REFRESH seconds
+# with a TTL of OCPP_GATEWAY_GONE_AFTER; workers call a gateway late (commands wait and
+# are retried) once its key is older than OCPP_ALIVE_GRACE, and gone (its routes are
+# dropped) once the key expired. A gateway whose event loop has not ticked for
+# OCPP_LOOP_STALL_LIMIT seconds gives up its liveness and exits (code 70).
+OCPP_ALIVE_REFRESH = envfloat("OCPP_ALIVE_REFRESH", 1.0)
+OCPP_ALIVE_GRACE = envfloat("OCPP_ALIVE_GRACE", 5)
+OCPP_GATEWAY_GONE_AFTER = envint("OCPP_GATEWAY_GONE_AFTER", 60)
+OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
 # Failed charger logins (unknown id, no or wrong password) counted over this many seconds,
 # per client address and per charge point id; past a limit a handshake is refused 429
 # before any check, unless that (id, address) pair once connected with the right

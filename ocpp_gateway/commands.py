@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -53,24 +54,59 @@ def _redis() -> redis.Redis:
         return client
 
 
-def _live_routes(client: redis.Redis, charge_point_ids: list[str]) -> dict[str, registry.Route]:
-    """The routes of those chargers whose gateway is alive: two round trips for any number."""
+ALIVE, LATE, GONE = "alive", "late", "gone"
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    status: str  # ALIVE, LATE or GONE
+    age: float | None = None  # seconds since its last refresh, on Redis's clock
+    life: str = ""
+
+
+def gateway_states(client: redis.Redis, gateway_ids) -> dict[str, GatewayState]:
+    """How each gateway's liveness looks, in one round trip: alive (refreshed within
+    OCPP_ALIVE_GRACE), late (older: busy, maybe starved, not known dead) or gone."""
+    ids = sorted(set(gateway_ids))
+    grace = settings.OCPP_ALIVE_GRACE
+    with client.pipeline(transaction=True) as pipe:
+        for gateway_id in ids:
+            pipe.get(registry.alive_key(gateway_id))
+            pipe.pttl(registry.alive_key(gateway_id))
+        replies = pipe.execute()
+    states = {}
+    for n, gateway_id in enumerate(ids):
+        value = registry.parse_liveness(replies[2 * n])
+        pttl = replies[2 * n + 1]
+        if value is None or pttl == -2:
+            states[gateway_id] = GatewayState(GONE)
+            continue
+        age = 0.0 if pttl < 0 else max(0.0, value["ttl"] - pttl / 1000)
+        status = ALIVE if age <= grace else LATE
+        states[gateway_id] = GatewayState(status, age, str(value.get("life") or ""))
+    return states
+
+
+def _live_routes(
+    client: redis.Redis, charge_point_ids: list[str]
+) -> tuple[dict[str, registry.Route], dict[str, GatewayState]]:
+    """The routes of those chargers whose gateway is not gone (alive or late), and the
+    states of their gateways: two round trips for any number."""
     raw = client.hmget(registry.ROUTES, charge_point_ids)
     routes = dict(zip(charge_point_ids, map(registry.Route.decode, raw), strict=True))
-    gateways = sorted({r.gateway_id for r in routes.values() if r is not None})
-    with client.pipeline(transaction=False) as pipe:
-        for gateway_id in gateways:
-            pipe.exists(registry.alive_key(gateway_id))
-        alive = {g for g, up in zip(gateways, pipe.execute(), strict=True) if up}
-    return {cp: r for cp, r in routes.items() if r is not None and r.gateway_id in alive}
+    states = gateway_states(client, {r.gateway_id for r in routes.values() if r is not None})
+    live = {
+        cp: r for cp, r in routes.items() if r is not None and states[r.gateway_id].status != GONE
+    }
+    return live, states
 
 
 def _live_route(charge_point_id: str) -> registry.Route | None:
-    return _live_routes(_redis(), [charge_point_id]).get(charge_point_id)
+    return _live_routes(_redis(), [charge_point_id])[0].get(charge_point_id)
 
 
 def is_connected(charge_point_id: str) -> bool:
-    """True when a running gateway holds an open socket for this charger."""
+    """True when a running gateway (alive, or late but not gone) holds a socket for it."""
     try:
         return _live_route(charge_point_id) is not None
     except redis.RedisError:
@@ -159,7 +195,7 @@ def send_calls(
         return []
     try:
         client = _redis()
-        routes = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
+        routes, states = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
     except redis.RedisError as exc:
         return [CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")] * len(calls)
 
@@ -173,6 +209,15 @@ def send_calls(
         if route is None:
             results[i] = CallResult(
                 NOT_CONNECTED, detail="the charger is not connected to any gateway"
+            )
+            continue
+        state = states[route.gateway_id]
+        if state.status == LATE:
+            # Busy, not dead: nothing pushed, and safe to try again (never a verdict).
+            results[i] = CallResult(
+                NOT_SENT,
+                detail=f"{channel.GATEWAY_LATE}: gateway {route.gateway_id} last refreshed "
+                f"its liveness {state.age:.0f}s ago",
             )
             continue
         problem = check_route(i, route) if check_route else None

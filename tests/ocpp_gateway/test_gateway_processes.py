@@ -7,7 +7,7 @@ from django.conf import settings
 
 from chargers.models import Charger
 from ocpp_gateway import commands, registry
-from ocpp_gateway.server import GatewayConfig, default_gateway_id
+from ocpp_gateway.gateway_config import GatewayConfig, default_gateway_id
 from tests.factories import make_charger
 from tests.helpers import stop, wait_for
 from tests.ocpp_gateway.conftest import open_client, ws_url
