@@ -305,6 +305,9 @@ OCPP_ALIVE_REFRESH = envfloat("OCPP_ALIVE_REFRESH", 1.0)
 OCPP_ALIVE_GRACE = envfloat("OCPP_ALIVE_GRACE", 5)
 OCPP_GATEWAY_GONE_AFTER = envint("OCPP_GATEWAY_GONE_AFTER", 60)
 OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
+# A worker whose requests a live gateway has taken waits this much longer than the
+# call's deadline for the gateway's reply; requests not yet taken are withdrawn.
+OCPP_REPLY_WAIT_MAX = envfloat("OCPP_REPLY_WAIT_MAX", 20)
 # Failed charger logins (unknown id, no or wrong password) counted over this many seconds,
 # per client address and per charge point id; past a limit a handshake is refused 429
 # before any check, unless that (id, address) pair once connected with the right

@@ -204,6 +204,7 @@ def send_calls(
     deadline = time.time() + timeout
     outstanding: dict[str, int] = {}
     per_gateway: dict[str, list[tuple[str, str]]] = {}
+    pushed: dict[str, tuple[str, str]] = {}  # request id -> (gateway id, the request's JSON)
     for i, (cp_id, action, payload) in enumerate(calls):
         route = routes.get(cp_id)
         if route is None:
@@ -240,8 +241,14 @@ def send_calls(
             for request_id, _r in requests:
                 i = outstanding.pop(request_id)
                 results[i] = CallResult(outcome, detail=f"command channel unavailable: {exc}")
+            continue
+        pushed.update((request_id, (gateway_id, r)) for request_id, r in requests)
     try:
         _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
+        if outstanding:
+            _withdraw(client, pushed, outstanding, results)
+        if outstanding:
+            _collect_while_alive(client, reply, pushed, outstanding, results)
     except redis.RedisError as exc:
         # The requests were queued: the gateway may have sent them. We cannot know.
         for i in outstanding.values():
@@ -262,6 +269,38 @@ def _before_write(exc: Exception) -> bool:
     return isinstance(exc, redis.ConnectionError) and (
         "connecting to" in text or "writing to socket" in text
     )
+
+
+def _withdraw(client, pushed, outstanding: dict[str, int], results: list) -> None:
+    """Take back the requests no gateway has taken off its list by now (LREM of their
+    exact JSON): certain never to reach a charger, so "not_sent", safe to try again."""
+    waiting = list(outstanding)
+    with client.pipeline(transaction=False) as pipe:
+        for request_id in waiting:
+            gateway_id, encoded = pushed[request_id]
+            pipe.lrem(registry.requests_key(gateway_id), 1, encoded)
+        removed = pipe.execute()
+    for request_id, count in zip(waiting, removed, strict=True):
+        if count:
+            i = outstanding.pop(request_id)
+            results[i] = CallResult(
+                NOT_SENT,
+                detail=f"withdrawn: gateway {pushed[request_id][0]} never took it off its queue",
+            )
+
+
+def _collect_while_alive(client, reply, pushed, outstanding: dict[str, int], results) -> None:
+    """A gateway took these requests: it will reply (an answer, or its own timeout). Wait
+    up to OCPP_REPLY_WAIT_MAX more for that while their gateways are alive (a busy one
+    is; a frozen or dead one soon is not, and what it took stays uncertain)."""
+    until = time.time() + settings.OCPP_REPLY_WAIT_MAX
+    while outstanding and time.time() < until:
+        _collect(client, reply, outstanding, results, min(until, time.time() + 1.0))
+        gateways = {pushed[request_id][0] for request_id in outstanding}
+        if gateways and all(
+            state.status != ALIVE for state in gateway_states(client, gateways).values()
+        ):
+            return
 
 
 def _collect(client, reply: str, outstanding: dict[str, int], results: list, until: float) -> None:

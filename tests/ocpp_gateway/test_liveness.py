@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import redis
 from django.conf import settings
+from ocpp.routing import on
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from websockets.asyncio.client import connect as websockets_connect
 
 from ocpp_gateway import channel, commands, registry
 from tests.factories import make_charger
 from tests.helpers import wait_for
-from tests.ocpp_gateway.conftest import ws_url
+from tests.ocpp_gateway.conftest import Client16, ws_url
 
 
 def liveness_age(client, gateway_id) -> float | None:
@@ -90,3 +95,36 @@ def test_a_gateway_that_stopped_is_gone_at_once(make_gateway):
     assert commands.gateway_states(client, [gateway.gateway_id])[gateway.gateway_id].status == (
         commands.GONE
     )
+
+
+class SlowToAnswer(Client16):
+    """Answers Reset only after holding up the whole loop (the gateway's too) for 4 s."""
+
+    @on(Action16.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
+        time.sleep(4)
+        return result16.Reset(status="Accepted")
+
+
+def test_a_reply_a_busy_gateway_owes_is_waited_for_past_the_deadline(gateway, runner):
+    make_charger(charge_point_id="CP-SLOWGW", is_connected=False)
+
+    async def connect():
+        websocket = await websockets_connect(
+            ws_url(gateway, "CP-SLOWGW"), subprotocols=["ocpp1.6"], compression=None
+        )
+        cp = SlowToAnswer("CP-SLOWGW", websocket, response_timeout=10)
+        return cp, websocket, asyncio.ensure_future(cp.start())
+
+    cp, websocket, reader = runner.run(connect())
+    try:
+        wait_for(lambda: commands.is_connected("CP-SLOWGW"))
+        # The gateway takes the request at once, then its loop is held up past the
+        # caller's deadline (1 s) and grace: the reply it owes still arrives, and is used.
+        result = commands.send_reset("CP-SLOWGW", "Soft", timeout=1)
+        assert "no reply from the gateway" not in result.detail
+        assert result.outcome in (channel.ANSWERED, channel.TIMEOUT)
+        assert result.sent_at is not None  # the gateway's own account of the call
+    finally:
+        reader.cancel()
+        runner.run(websocket.close())
