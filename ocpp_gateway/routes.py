@@ -79,6 +79,24 @@ class RouteTable:
         if todo:
             logger.info("restored %d routes in Redis", len(todo))
 
+    async def held_by_running_gateways(self) -> set[str]:
+        """Charge point ids whose route names a gateway that is not gone (its key exists)."""
+        routes = await self.redis.hgetall(registry.ROUTES)
+        decoded = {}
+        for raw_id, raw_route in routes.items():
+            route = registry.Route.decode(raw_route)
+            if route is not None:
+                cp_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+                decoded[cp_id] = route.gateway_id
+        gateways = sorted(set(decoded.values()))
+        if not gateways:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for gateway_id in gateways:
+                pipe.exists(registry.alive_key(gateway_id))
+            running = {g for g, up in zip(gateways, await pipe.execute(), strict=True) if up}
+        return {cp_id for cp_id, gateway_id in decoded.items() if gateway_id in running}
+
     async def sweep(
         self,
         holds: Callable[[str, str], bool],

@@ -300,8 +300,11 @@ class Gateway:
                 own = {conn.charger_pk for conn in self.connections.values()}
                 # Allow for our own write batching before calling a charger silent.
                 grace = 2 * self.recorder.flush_interval + 1
+                # A charger whose socket a running gateway holds is that gateway's to
+                # judge: a busy one may be slow to write its last-seen times.
+                held = await self.routes.held_by_running_gateways()
                 swept = await self.recorder.in_writer(
-                    sweep_silent, self.presence_timeout + grace, own
+                    sweep_silent, self.presence_timeout + grace, own, held
                 )
                 if swept:
                     logger.info("swept %d silent chargers to disconnected", len(swept))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 from ocpp.routing import on
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from websockets.asyncio.client import connect as websockets_connect
 
+from chargers.models import Charger
 from ocpp_gateway import channel, commands, registry
 from tests.factories import make_charger
 from tests.helpers import wait_for
@@ -128,3 +131,19 @@ def test_a_reply_a_busy_gateway_owes_is_waited_for_past_the_deadline(gateway, ru
     finally:
         reader.cancel()
         runner.run(websocket.close())
+
+
+def test_a_charger_on_a_live_gateway_is_not_swept_silent_by_another(make_gateway, sims):
+    """A busy gateway may be late writing last-seen times; another gateway's sweep for
+    chargers left behind by dead gateways leaves the chargers of a running one alone."""
+    holder = make_gateway()  # presence 30 s: it judges its own chargers
+    make_gateway(presence_timeout=4)  # sweeps every 2 s for chargers silent 5 s
+    make_charger(charge_point_id="CP-HELD", is_connected=False)
+    sims.start("CP-HELD", ws_url(holder), heartbeat_seconds=60)
+    wait_for(lambda: Charger.objects.get(charge_point_id="CP-HELD").last_boot_at is not None)
+    # As if the holder's writes fell behind: nothing heard for an hour, on paper.
+    Charger.objects.filter(charge_point_id="CP-HELD").update(
+        last_seen_at=timezone.now() - timedelta(hours=1)
+    )
+    time.sleep(7)  # several sweeps of the other gateway
+    assert Charger.objects.get(charge_point_id="CP-HELD").is_connected
