@@ -27,10 +27,14 @@ class BearerToken(HttpBearer):
 
 
 class RefreshToken(HttpBearer):
-    """A refresh token: accepted only by `users/refresh-token`."""
+    """A refresh token: accepted only by `users/refresh-token`, which rotates it.
+
+    ``request.auth`` is a ``tokens.RefreshGrant``; whether it was used before is the
+    view's question (``tokens.rotate``).
+    """
 
     def authenticate(self, request, token):
-        return tokens.user_for_token(token, tokens.REFRESH)
+        return tokens.refresh_grant(token)
 
 
 class Session(APIKeyCookie):

@@ -141,12 +141,22 @@ class ChargerOut(Schema):
     ocpp_password: bool = Field(
         description="Whether the charger must present its OCPP password (Basic auth)."
     )
+    simulated: bool = Field(
+        description="A demo charger seed_demo made, played by the demo simulator."
+    )
+    security_profile: int = Field(
+        description="OCPP security profile the gateway requires: 1 password, 2 TLS and "
+        "password, 3 TLS and a client certificate whose common name is the charge point id."
+    )
     connected: bool
     connected_at: datetime | None
     disconnected_at: datetime | None
     last_seen_at: datetime | None
     last_boot_at: datetime | None
-    ocpp_status: str
+    ocpp_status: str = Field(description="As the charger sent it (OCPP 1.6 or 2.0.1).")
+    ocpp_status_text: str = Field(
+        description="The same in the caller's language (Accept-Language), for people."
+    )
     session_active: bool
     state: str = Field(description="Our state (see the README's status table).")
     wallbox_status: int

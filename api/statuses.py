@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from chargers import statuses as ocpp
+
 
 @dataclass(frozen=True)
 class WallboxStatus:
@@ -53,19 +55,19 @@ def charger_state(charger, *, restarting: bool = False) -> str:
         return "disconnected"
     if restarting:
         return "restarting"
-    if status == "Faulted":
+    if status == ocpp.FAULTED:
         return "error"
-    if status == "Unavailable":
+    if status == ocpp.UNAVAILABLE:
         return "unavailable"
-    if status == "SuspendedEV":
+    if status == ocpp.SUSPENDED_EV:
         return "waiting_for_car"
-    if status == "SuspendedEVSE":
+    if status == ocpp.SUSPENDED_EVSE:
         return "paused"
-    if charger.session_active or status == "Charging":
+    if charger.session_active or status == ocpp.CHARGING:
         return "charging"
-    if status in ("Preparing", "Finishing", "Occupied"):
+    if status in (ocpp.PREPARING, ocpp.FINISHING, ocpp.OCCUPIED, ocpp.EV_CONNECTED):
         return "connected"
-    if status == "Reserved":
+    if status == ocpp.RESERVED:
         return "reserved"
     return "ready"
 

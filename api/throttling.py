@@ -5,11 +5,12 @@ user (all of a user's tokens and sessions share it). Signing in has a stricter
 per-address limit of its own, to slow password guessing. A call over a limit is
 answered 429 with `Retry-After` (seconds until the window ends).
 
-We count with INCR + EXPIRE in one round trip, atomic across web processes, and
-key on REMOTE_ADDR only (never a client-supplied X-Forwarded-For; a proxy in
-front sets REMOTE_ADDR, as `tenancy.audit.client_ip` assumes). If Redis is
-unreachable the limit is not enforced and a warning is logged: an outage of the
-limiter must not take the API down with it.
+We count with INCR + EXPIRE in one round trip, atomic across web processes. The
+address is the resolved client (`tenancy.audit.client_ip`: X-Forwarded-For only
+from TRUSTED_PROXIES), an IPv6 client counted per /64 (`tenancy.proxies.limit_key`).
+Every throttle here overrides `ident()`: ninja's own `get_ident` would trust a
+client-supplied X-Forwarded-For. If Redis is unreachable the limit is not enforced
+and a warning is logged: an outage of the limiter must not take the API down with it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 from ninja.throttling import BaseThrottle
 
 from tenancy.audit import client_ip
+from tenancy.proxies import limit_key
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ class AddressThrottle(RedisThrottle):
     setting = "API_RATE_LIMIT_PER_ADDRESS"
 
     def ident(self, request) -> str | None:
-        return client_ip(request)
+        address = client_ip(request)
+        return limit_key(address) if address else None
 
 
 class UserThrottle(RedisThrottle):

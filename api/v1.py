@@ -15,6 +15,7 @@ from api import schemas
 from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
+from chargers.statuses import OCPP_STATUSES, status_of
 from restarts import selectors as restart_selectors
 from restarts import services
 from restarts.eligibility import REASONS
@@ -46,6 +47,9 @@ class ChargerFilters(Schema):
         "",
         description="connected, disconnected, charging, restarting, faulted or no_password.",
     )
+    ocpp_status: Literal[("",) + tuple(OCPP_STATUSES)] = Field(  # type: ignore[valid-type]
+        "", description="The raw OCPP status the charger last reported, e.g. Faulted."
+    )
     sort: Literal[SORT_KEYS] = Field(  # type: ignore[valid-type]
         "name", description="A column; prefix with - for descending."
     )
@@ -68,12 +72,17 @@ def _charger_out(charger) -> dict:
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
         "ocpp_password": bool(charger.password_hash),
+        "simulated": charger.simulated,
+        "security_profile": charger.security_profile,
         "connected": charger.is_connected,
         "connected_at": charger.connected_at,
         "disconnected_at": charger.disconnected_at,
         "last_seen_at": charger.last_seen_at,
         "last_boot_at": charger.last_boot_at,
         "ocpp_status": charger.last_status,
+        "ocpp_status_text": str(status_of(charger.last_status).label)
+        if charger.last_status
+        else "",
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
@@ -91,6 +100,7 @@ def charger_list(request, filters: Query[ChargerFilters]):
         "q": filters.q,
         "group": str(filters.group or ""),
         "status": filters.status,
+        "ocpp_status": filters.ocpp_status,
         "sort": filters.sort,
     }
     qs = restart_selectors.with_latest_restart(

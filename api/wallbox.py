@@ -32,8 +32,7 @@ REMOTE_ACTIONS = {
 }
 
 
-def _token_out(user) -> dict:
-    pair = tokens.issue_pair(user)
+def _token_out(user, pair: tokens.TokenPair) -> dict:
     return {
         "data": {
             "type": "user_token",
@@ -66,17 +65,40 @@ def signin(request):
             _("Wrong username or password."),
             headers={"WWW-Authenticate": 'Basic realm="api"'},
         )
-    return _token_out(user)
+    return _token_out(user, tokens.issue_pair(user, ip=client_ip(request)))
 
 
 @router.get(
     "users/refresh-token",
     auth=RefreshToken(),
     response={200: schemas.TokenOut, frozenset({401, 429}): schemas.ErrorOut},
-    summary="Exchange a refresh token (as Bearer) for a new token pair",
+    summary="Exchange a refresh token (as Bearer) for a new token pair; the old one retires",
 )
 def refresh_token(request):
-    return _token_out(request.auth)
+    """Each refresh token works once: the answer carries its successor. Presenting a
+    used one again revokes every token of that sign-in (401 `refresh_token_reused`):
+    sign in again."""
+    grant = request.auth
+    try:
+        pair = tokens.rotate(grant, ip=client_ip(request))
+    except tokens.RefreshReused:
+        raise ApiError(
+            401,
+            "refresh_token_reused",
+            _(
+                "This refresh token was used before, so every token of this sign-in is now "
+                "revoked. Sign in again."
+            ),
+            headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+        ) from None
+    except tokens.RefreshRefused:
+        raise ApiError(
+            401,
+            "refresh_token_revoked",
+            _("This refresh token no longer works. Sign in again."),
+            headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+        ) from None
+    return _token_out(grant.user, pair)
 
 
 def _summary(charger) -> dict:

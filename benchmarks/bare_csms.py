@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import resource
+import ssl
 import sys
 import time
 from datetime import UTC, datetime
@@ -84,11 +85,12 @@ class BareServer:
             if self.connected.get(cp_id) is cp:
                 del self.connected[cp_id]
 
-    def serve(self, host: str, port: int):
+    def serve(self, host: str, port: int, ssl_context=None):
         return serve(
             self.handler,
             host,
             port,
+            ssl=ssl_context,
             subprotocols=["ocpp1.6"],
             compression=None,
             max_size=self.max_frame,
@@ -147,13 +149,20 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--tls-cert", default=None, help="serve wss:// with this chain")
+    parser.add_argument("--tls-key", default=None)
     args = parser.parse_args()
+    ssl_context = None
+    if args.tls_cert:  # the same TLS the gateway serves: TLS 1.2+, Python's defaults
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     server = BareServer()
-    async with server.serve(args.host, args.port):
+    async with server.serve(args.host, args.port, ssl_context):
         print(json.dumps({"ready": True, "port": args.port}), flush=True)
         await control_loop(server)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import ssl
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -113,33 +114,29 @@ class Bench:
             + ["--output", str(output), "--format", self.args.profile],
         )
 
-    def start_gateway(self, name: str, **env) -> tuple[Child, str]:
+    def start_gateway(self, name: str, *, tls=None, **env) -> tuple[Child, str]:
+        """Our gateway; with `tls` (benchmarks.tls.BenchPki) it serves wss:// and asks
+        chargers for certificates from that CA."""
         port = free_port()
+        argv = ["run_gateway", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--gateway-id", f"bench-{port}", *(tls.gateway_args if tls else [])]
         child = self.spawn(
             name,
-            python(
-                "manage.py",
-                "run_gateway",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--gateway-id",
-                f"bench-{port}",
-            ),
+            python("manage.py", *argv),
             env={key: str(value) for key, value in env.items()},
         )
-        wait_http(f"http://127.0.0.1:{port}/healthz", child)
+        wait_http(f"{_scheme(tls, 'http')}://127.0.0.1:{port}/healthz", child, context=_ctx(tls))
         self.profile(child)
-        return child, f"ws://127.0.0.1:{port}/ocpp"
+        return child, f"{_scheme(tls, 'ws')}://127.0.0.1:{port}/ocpp"
 
-    def start_bare(self, name: str) -> tuple[Child, str]:
+    def start_bare(self, name: str, *, tls=None) -> tuple[Child, str]:
         port = free_port()
-        child = self.spawn(
-            name, python("-m", "benchmarks.bare_csms", "--port", str(port)), talk=True
-        )
+        argv = ["-m", "benchmarks.bare_csms", "--port", str(port)]
+        if tls:
+            argv += ["--tls-cert", str(tls.server_cert), "--tls-key", str(tls.server_key)]
+        child = self.spawn(name, python(*argv), talk=True)
         child.read(60)  # {"ready": true}
-        return child, f"ws://127.0.0.1:{port}/ocpp"
+        return child, f"{_scheme(tls, 'ws')}://127.0.0.1:{port}/ocpp"
 
     def start_loadgens(self, name: str, url: str, count: int, **options) -> list[Child]:
         generators = []
@@ -181,3 +178,11 @@ def ensure_database(url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _scheme(tls, plain: str) -> str:
+    return plain + "s" if tls else plain
+
+
+def _ctx(tls):
+    return ssl.create_default_context(cafile=str(tls.ca)) if tls else None

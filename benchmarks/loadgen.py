@@ -33,16 +33,34 @@ import json
 import logging
 import os
 import random
+import ssl
 import sys
 import time
+from pathlib import Path
 
 import psutil
 from ocpp.v16 import call as call16
 
 from benchmarks.procs import raise_nofile_limit
-from ocpp_gateway.simulator import SimulatedCharger
+from ocpp_gateway.simulator import SimulatedCharger, client_ssl_context
 
 log = logging.getLogger("benchmarks.loadgen")
+
+
+_shared_tls: dict[str, ssl.SSLContext] = {}
+
+
+def _tls(args, charge_point_id: str) -> ssl.SSLContext | None:
+    """None for ws://; one shared context, or the charger's own certificate (profile 3)."""
+    if not args.url.startswith("wss://"):
+        return None
+    if args.profile >= 3:
+        folder = Path(args.cert_dir)
+        cert, key = folder / f"{charge_point_id}.crt", folder / f"{charge_point_id}.key"
+        return client_ssl_context(args.tls_ca, cert, key)
+    if "shared" not in _shared_tls:
+        _shared_tls["shared"] = client_ssl_context(args.tls_ca)
+    return _shared_tls["shared"]
 
 
 class LoadGenerator:
@@ -60,6 +78,9 @@ class LoadGenerator:
                 backoff_cap=args.backoff_cap,
                 call_timeout=args.call_timeout,
                 rng=random.Random(number),
+                password=args.password,
+                security_profile=args.profile,
+                ssl_context=_tls(args, f"{args.prefix}{number:0{width}d}"),
             )
             for number in range(args.first, args.first + args.count)
         ]
@@ -266,6 +287,10 @@ async def main() -> None:
     parser.add_argument("--backoff-base", type=float, default=1.0)
     parser.add_argument("--backoff-cap", type=float, default=10.0)
     parser.add_argument("--call-timeout", type=float, default=30.0)
+    parser.add_argument("--password", default=None, help="OCPP password of every charger")
+    parser.add_argument("--profile", type=int, default=1, choices=[1, 2, 3])
+    parser.add_argument("--tls-ca", default=None, help="the CA of a wss:// --url")
+    parser.add_argument("--cert-dir", default=None, help="<id>.crt/<id>.key (profile 3)")
     args = parser.parse_args()
     raise_nofile_limit()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

@@ -151,13 +151,13 @@ def python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def wait_http(url: str, child: Child, timeout: float = 60) -> None:
+def wait_http(url: str, child: Child, timeout: float = 60, context=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not child.alive():
             raise ChildError(f"{child.name} exited ({child.tail()})")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -1,6 +1,6 @@
 """`make bench`: our system against the bare OCPP reference, in one run, on this machine.
 
-    python -m benchmarks.run [--scale 0.1] [--only fleet,storm] [--output results.json]
+    python -m benchmarks.run [--scale 0.1] [--only fleet,storm,tls_storm] [--output results.json]
 
 Scenarios (sizes are multiplied by --scale):
 
@@ -39,7 +39,7 @@ from benchmarks.harness import Bench
 from benchmarks.procs import LOGS, ROOT, ChildError, machine, raise_nofile_limit
 from benchmarks.report import Figure, print_table, rounded
 
-SCENARIOS = ("fleet", "storm", "restart", "pages")
+SCENARIOS = ("fleet", "storm", "tls_storm", "restart", "pages")
 
 
 def run(bench: Bench) -> int:

@@ -40,6 +40,8 @@ class Rows:
 
 _status_filters: dict[str, tuple[StatusFilter, str | None]] = {}
 _rows: list[Rows] = []
+# fn(charger, since, now) -> list[chargers.pictures.TimelineItem]: drawn on its strip.
+_timelines: list[Callable] = []
 
 
 def register_status_filter(key: str, status: StatusFilter, *, before: str | None = None) -> None:
@@ -50,6 +52,16 @@ def register_status_filter(key: str, status: StatusFilter, *, before: str | None
 def register_rows(rows: Rows) -> None:
     if rows not in _rows:
         _rows.append(rows)
+
+
+def register_timeline(fn: Callable) -> None:
+    """Add what a charger's time line shows (restarts): fn(charger, since, now) -> items."""
+    if fn not in _timelines:
+        _timelines.append(fn)
+
+
+def timeline(charger, since, now) -> list:
+    return [item for fn in _timelines for item in fn(charger, since, now)]
 
 
 def with_registered_filters(own: dict[str, StatusFilter]) -> dict[str, StatusFilter]:

@@ -11,11 +11,13 @@ import re
 import secrets
 import string
 from collections.abc import Iterable
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from chargers import signals
 from chargers.access import manageable_chargers
 from chargers.models import Charger
 from tenancy import access, audit
@@ -27,7 +29,8 @@ OCPP_PASSWORD_LENGTH = 20
 # The identity goes into the websocket URL and, as the user name, into HTTP Basic
 # auth: URL-safe, no colon, at most 48 characters (OCPP 2.0.1's limit).
 CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9._-]{1,48}$")
-EDITABLE_FIELDS = ("name", "model", "ocpp_version", "supports_remote_restart")
+EDITABLE_FIELDS = ("name", "model", "ocpp_version", "supports_remote_restart", "security_profile")
+Profile = Charger.SecurityProfile
 
 
 def new_ocpp_password() -> str:
@@ -51,7 +54,38 @@ def _state(charger: Charger) -> dict:
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
         "ocpp_password": bool(charger.password_hash),
+        "security_profile": charger.security_profile,
     }
+
+
+def _check_profile(charger: Charger) -> None:
+    """Profile 2 is TLS *and* a password: a profile-2 charger without one could not connect.
+
+    Profile 3 keeps a password if it has one (unused by the gateway), so lowering it
+    back to 2 works at once.
+    """
+    if charger.security_profile == Profile.TLS_PASSWORD and not charger.password_hash:
+        raise ValidationError(
+            {
+                "security_profile": _(
+                    "Profile 2 needs an OCPP password: make one, or choose another profile."
+                )
+            }
+        )
+
+
+def _announce_raised_profile(charger: Charger) -> None:
+    """Once committed: a socket below the new floor is closed (chargers.signals)."""
+    transaction.on_commit(
+        partial(
+            signals.security_profile_raised.send_robust,
+            sender=Charger,
+            charger_id=charger.pk,
+            charge_point_id=charger.charge_point_id,
+            profile=charger.security_profile,
+        ),
+        robust=True,
+    )
 
 
 def _check_manages(actor, group: Group, *, field: str = "group") -> None:
@@ -71,6 +105,7 @@ def charger_create(
     ocpp_version: str = Charger.OcppVersion.V16,
     supports_remote_restart: bool = True,
     with_password: bool = True,
+    security_profile: int = Profile.PASSWORD,
     ip: str | None = None,
 ) -> tuple[Charger, str | None]:
     """Add a charger to `group`. Returns the charger and its new OCPP password: the only
@@ -100,9 +135,11 @@ def charger_create(
         model=model.strip(),
         ocpp_version=ocpp_version,
         supports_remote_restart=supports_remote_restart,
+        security_profile=security_profile,
     )
     password = new_ocpp_password() if with_password else None
     charger.set_ocpp_password(password)
+    _check_profile(charger)
     charger.full_clean()
     try:
         with transaction.atomic():
@@ -133,7 +170,8 @@ def charger_update(
     ip: str | None = None,
     **fields,
 ) -> tuple[Charger, str | None]:
-    """Change a charger's name, model, OCPP version or restart capability, set
+    """Change a charger's name, model, OCPP version, restart capability or security
+    profile, set
     (`password="new"`), keep or remove (`"remove"`) its OCPP password, and move it
     to `group` if given. The charge point id is the charger's own configuration and
     does not change here."""
@@ -154,9 +192,12 @@ def charger_update(
         charger.set_ocpp_password(new_password)
     elif password == "remove":
         charger.set_ocpp_password(None)
+    _check_profile(charger)
     charger.full_clean()
     charger.save(update_fields=[*EDITABLE_FIELDS, "password_hash"])
     after = _state(charger)
+    if after["security_profile"] > before["security_profile"]:
+        _announce_raised_profile(charger)
     if after != before or new_password:
         audit.record(
             action="charger.update",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -52,6 +53,7 @@ def charger_add(request):
                 ocpp_version=data["ocpp_version"],
                 supports_remote_restart=data["supports_remote_restart"],
                 with_password=data["authentication"] == "generate",
+                security_profile=data["security_profile"] or settings.OCPP_DEFAULT_SECURITY_PROFILE,
                 ip=client_ip(request),
             )
         except ValidationError as exc:
@@ -74,6 +76,7 @@ def charger_edit(request, pk):
         "model": charger.model,
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
+        "security_profile": charger.security_profile,
         "group": charger.group_id,
         "password": "keep",
     }
@@ -88,6 +91,7 @@ def charger_edit(request, pk):
                 model=data["model"],
                 ocpp_version=data["ocpp_version"],
                 supports_remote_restart=data["supports_remote_restart"],
+                security_profile=data["security_profile"] or charger.security_profile,
                 password=data["password"],
                 group=data["group"],
                 ip=client_ip(request),

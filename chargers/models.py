@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chargers import credentials
 from tenancy.models import Group
 
 
+class SecurityProfile(models.IntegerChoices):
+    """OCPP's security profiles: how a charger proves who it is at the handshake."""
+
+    PASSWORD = 1, _("Profile 1: password")
+    TLS_PASSWORD = 2, _("Profile 2: TLS and password")
+    TLS_CERTIFICATE = 3, _("Profile 3: TLS and client certificate")
+
+
 class Charger(models.Model):
     class OcppVersion(models.TextChoices):
         V16 = "1.6", "OCPP 1.6J"
         V201 = "2.0.1", "OCPP 2.0.1"
+
+    SecurityProfile = SecurityProfile
 
     charge_point_id = models.CharField(
         _("charge point id"),
@@ -33,6 +46,17 @@ class Charger(models.Model):
     )
     supports_remote_restart = models.BooleanField(_("can be restarted remotely"), default=True)
     password_hash = models.CharField(_("OCPP password (hashed)"), max_length=200, blank=True)
+    # Set only by seed_demo: the demo simulator (`simulate_chargers --from-db`) plays
+    # these and nothing else, so a charger a user adds never gets a simulated twin.
+    simulated = models.BooleanField(_("simulated (demo)"), default=False, editable=False)
+    # The floor the gateway enforces at the handshake: a charger connecting with less
+    # (plain ws:// for profile 2, no certificate for profile 3) is refused.
+    security_profile = models.PositiveSmallIntegerField(
+        _("security profile"),
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.PASSWORD,
+        help_text=_("Profile 3: the certificate's common name must be the charge point id."),
+    )
 
     is_connected = models.BooleanField(_("connected"), default=False)
     connected_at = models.DateTimeField(_("connected at"), null=True, blank=True)
@@ -44,6 +68,14 @@ class Charger(models.Model):
     # A charging session (1.6 transaction / 2.0.1 TransactionEvent) is running.
     session_active = models.BooleanField(_("charging session running"), default=False)
     session_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the gateway saw at the last connection: the profile the charger proved (3 with a
+    # certificate bound to its id, 2 over TLS, else 1) and when that certificate expires.
+    connection_security_profile = models.PositiveSmallIntegerField(
+        _("security profile of the last connection"), null=True, blank=True, editable=False
+    )
+    certificate_expires_at = models.DateTimeField(
+        _("client certificate expires"), null=True, blank=True, editable=False
+    )
     # Which socket currently owns this charger; a closing socket only marks the
     # charger disconnected if it still owns it (a newer connection wins).
     connection_token = models.CharField(max_length=64, blank=True, editable=False)
@@ -58,6 +90,12 @@ class Charger(models.Model):
             models.Index(fields=["group", "name"], name="charger_group_name"),
             models.Index(fields=["is_connected", "name"], name="charger_connected_name"),
             models.Index(fields=["last_status"], name="charger_last_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(security_profile__in=[1, 2, 3]),
+                name="charger_security_profile_known",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -76,3 +114,45 @@ class Charger(models.Model):
     @property
     def requires_password(self) -> bool:
         return bool(self.password_hash)
+
+    def certificate_expires_soon(self, *, days: int = 30) -> bool:
+        """The client certificate of its last connection ends within `days` (or has ended)."""
+        if self.certificate_expires_at is None:
+            return False
+        return self.certificate_expires_at < timezone.now() + timedelta(days=days)
+
+
+class ChargerEvent(models.Model):
+    """A charger's connection history, append-only: what the gateway applied, when.
+
+    Written by the gateway's recorder for connects, disconnects and boots it actually
+    applied (a replaced socket's late close writes none) and for faults flipping on or
+    off; pruned after CHARGER_HISTORY_DAYS. The charger page draws its last week.
+    """
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", _("Connected")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        BOOTED = "booted", _("Booted")
+        FAULTED = "faulted", _("Faulted")
+        RECOVERED = "recovered", _("Fault cleared")
+
+    charger = models.ForeignKey(
+        Charger, on_delete=models.CASCADE, related_name="events", verbose_name=_("charger")
+    )
+    at = models.DateTimeField(_("at"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The boot reason, or why a disconnect happened when we know it.
+    detail = models.CharField(_("detail"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["charger", "at", "pk"]
+        verbose_name = _("charger event")
+        verbose_name_plural = _("charger events")
+        indexes = [
+            models.Index(fields=["charger", "at"], name="chargerevent_charger_at"),
+            models.Index(fields=["at"], name="chargerevent_at"),  # the daily prune
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charger_id} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -6,13 +6,19 @@ filter) through `chargers.extensions`, so this floor never imports them.
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, F, Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chargers import extensions
+from chargers import extensions, pictures
 from chargers.access import visible_chargers
 from chargers.extensions import StatusFilter
-from chargers.models import Charger
+from chargers.models import Charger, ChargerEvent
+from chargers.statuses import FAULTED, OCPP_STATUSES
 from tenancy import access
 from tenancy.ids import parse_id
 
@@ -21,8 +27,10 @@ OWN_STATUS_FILTERS = {
     "connected": StatusFilter(_("Connected"), Q(is_connected=True)),
     "disconnected": StatusFilter(_("Disconnected"), Q(is_connected=False)),
     "charging": StatusFilter(_("Charging"), Q(session_active=True)),
-    "faulted": StatusFilter(_("Faulted"), Q(last_status="Faulted")),
-    "no_password": StatusFilter(_("Without OCPP password"), Q(password_hash="")),
+    "faulted": StatusFilter(OCPP_STATUSES[FAULTED].label, Q(last_status=FAULTED)),
+    "no_password": StatusFilter(
+        _("Without OCPP password"), Q(password_hash="", security_profile=1)
+    ),
 }
 
 SORTS = {
@@ -57,7 +65,7 @@ def _ordering(sort: str):
 
 
 def charger_filter(user, params) -> QuerySet[Charger]:
-    """The chargers `user` may see that match `params` (q, group, status, sort).
+    """The chargers `user` may see that match `params` (q, group, status, ocpp_status, sort).
 
     Unknown or foreign group ids filter to nothing rather than failing.
     """
@@ -77,4 +85,72 @@ def charger_filter(user, params) -> QuerySet[Charger]:
     status = status_filters().get(params.get("status") or "")
     if status:
         qs = qs.filter(status.condition)
+    ocpp_status = params.get("ocpp_status") or ""
+    if ocpp_status in OCPP_STATUSES:
+        qs = qs.filter(last_status=ocpp_status)
     return qs.order_by(*_ordering(clean_sort(params.get("sort"))))
+
+
+STRIP_DAYS = 7
+
+
+def charger_strip(charger, now=None) -> pictures.Strip:
+    """The charger's last week as a strip: two indexed queries for its history, and what
+    higher floors draw on it (restarts, through chargers.extensions)."""
+    now = now or timezone.now()
+    since = now - timedelta(days=STRIP_DAYS)
+    history = ChargerEvent.objects.filter(charger=charger)
+    events = list(
+        history.filter(at__gte=since, at__lte=now).order_by("at", "pk").values_list("at", "kind")
+    )
+    before = history.filter(at__lt=since).order_by("-at", "-pk").values_list("kind", flat=True)
+    tz = timezone.get_current_timezone()
+    first = timezone.localtime(since, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_starts = [first + timedelta(days=n) for n in range(1, STRIP_DAYS + 2)]
+    return pictures.connection_strip(
+        events=events,
+        before=before.first(),
+        restarts=extensions.timeline(charger, since, now),
+        now=now,
+        days=STRIP_DAYS,
+        day_starts=day_starts,
+    )
+
+
+GLANCE = ("connected", "disconnected", "faulted", "restarting")
+
+
+@dataclass(frozen=True)
+class GlanceItem:
+    key: str
+    label: str
+    count: int
+    query: str  # the list filtered by this status (the group filter kept)
+
+
+def fleet_glance(user, params) -> list[GlanceItem]:
+    """The visible fleet (in the chosen group) by status, in ONE aggregate query; each
+    count is what its link lists."""
+    filters = status_filters()
+    keys = [key for key in GLANCE if key in filters]
+    group = params.get("group") or ""
+    chargers = charger_filter(user, {"group": group}).order_by()
+    counts = chargers.aggregate(
+        **{
+            key: Count(
+                "pk",
+                filter=filters[key].condition
+                if isinstance(filters[key].condition, Q)
+                else Q(filters[key].condition),
+            )
+            for key in keys
+        }
+    )
+    items = []
+    for key in keys:
+        query = QueryDict(mutable=True)
+        if group:
+            query["group"] = group
+        query["status"] = key
+        items.append(GlanceItem(key, filters[key].label, counts[key], query.urlencode()))
+    return items

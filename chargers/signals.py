@@ -16,3 +16,8 @@ charger_booted = Signal()
 charger_status_changed = Signal()
 # kwargs: charger_id, at, active (bool): a charging session started or ended
 charger_session_changed = Signal()
+
+# Sent by the portal, not the gateway: a charger must now prove a higher security profile.
+# kwargs: charger_id, charge_point_id, profile. The gateway closes a socket that connected
+# with less (ocpp_gateway/receivers.py), so the new floor holds from the next handshake.
+security_profile_raised = Signal()

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from chargers import extensions, selectors
 from chargers.access import get_charger_for_user, manageable_chargers
+from chargers.statuses import status_choices
 from tenancy import access
 
 PAGE_SIZE = 50
@@ -53,14 +54,18 @@ def charger_list(request):
         "poll": poll,
         "query": params.urlencode(),
         "columns": _columns(params, sort),
-        "filters": {k: request.GET.get(k, "") for k in ("q", "group", "status")},
+        "filters": {k: request.GET.get(k, "") for k in ("q", "group", "status", "ocpp_status")},
         "sort": sort,
         "can_manage": access.can_manage_any(request.user),
     }
+    context["glance"] = selectors.fleet_glance(request.user, request.GET)
     if request.htmx:
+        # The fleet at a glance travels out of band with the rows (and their poll).
+        context["glance_oob"] = True
         return render(request, "chargers/list.html#charger_rows", context)
     context["groups"] = access.visible_groups(request.user).select_related("organisation")
     context["statuses"] = {k: f.label for k, f in selectors.status_filters().items()}
+    context["ocpp_statuses"] = status_choices()
     return render(request, "chargers/list.html", context)
 
 
@@ -77,4 +82,5 @@ def charger_detail(request, pk):
     }
     if request.htmx:
         return render(request, "chargers/detail.html#charger_state", context)
+    context["strip"] = selectors.charger_strip(charger)
     return render(request, "chargers/detail.html", context)

@@ -132,8 +132,14 @@ def seed(password: str) -> list[tuple[str, str, str]]:
                     "firmware_version": spec.firmware,
                     "ocpp_version": spec.ocpp,
                     "supports_remote_restart": spec.remote_restart,
+                    "simulated": True,
                 },
             )
+            if not created and not charger.simulated and charger.group_id == groups[path].pk:
+                # A demo charger from before the mark (an old dev database): still the
+                # seed's own, in its own group. One of the same id elsewhere is left alone.
+                charger.simulated = True
+                charger.save(update_fields=["simulated"])
             if created and cp_id not in DEMO_WITHOUT_PASSWORD:
                 charger.set_ocpp_password(ocpp_pw)
                 charger.save(update_fields=["password_hash"])

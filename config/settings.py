@@ -46,7 +46,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEB
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with PortalAdminSite (config/admin_site.py): superusers only, audited.
+    "config.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,6 +65,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarding headers count only from TRUSTED_PROXIES; request.client_address.
+    "tenancy.middleware.TrustedProxyMiddleware",
+    # First: request latency by view for /metrics (config/metrics.py), all of it counted.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -146,6 +151,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client behind our proxy, not the proxy (which would lock everyone out at once).
+AXES_CLIENT_IP_CALLABLE = "tenancy.audit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenancy.views.login_locked_out"
 AXES_VERBOSE = False
@@ -166,7 +173,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Security. In production TLS is terminated by a reverse proxy that sets
-# X-Forwarded-Proto; cookies are secure and HSTS is on.
+# X-Forwarded-Proto; cookies are secure and HSTS is on. The header is believed only from
+# TRUSTED_PROXIES: TrustedProxyMiddleware drops it from anyone else.
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "0" if DEBUG else "1")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "0" if DEBUG else "1")
 SESSION_COOKIE_HTTPONLY = True
@@ -179,7 +187,7 @@ if envbool("BEHIND_TLS_PROXY", "0" if DEBUG else "1"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0" if DEBUG else "1")
 # Health checks come from the proxy/orchestrator over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0" if DEBUG else "1")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
@@ -198,6 +206,12 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+
+# Reverse proxies (IP addresses or networks) whose X-Forwarded-For names the client, for
+# the web (lockouts, API limits, audit) and the gateway alike; see tenancy/proxies.py.
+# OCPP_TRUSTED_PROXIES is the old, gateway-only name: still read when TRUSTED_PROXIES is unset.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", os.getenv("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1"))
+OCPP_TRUSTED_PROXIES = TRUSTED_PROXIES  # deprecated alias, for one release
 
 # Redis: the Celery broker and the gateway's command channel.
 REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -254,12 +268,26 @@ CELERY_TASK_ROUTES = {"restarts.*": {"queue": "restarts"}}
 # `celery -A config worker` of ARCHITECTURE.md serves restarts too; a deployment
 # may still give restarts workers of their own with `-Q restarts`.
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("restarts")]
+# A charger's connection history (chargers.ChargerEvent) is kept this many days.
+CHARGER_HISTORY_DAYS = envint("CHARGER_HISTORY_DAYS", 30)
+
 CELERY_BEAT_SCHEDULE = {
     "restarts-enforce-deadlines": {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
-    }
+    },
+    "chargers-prune-history": {
+        "task": "chargers.prune_history",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
+    # Used and expired API refresh tokens (api/tasks.py).
+    "api-prune-refresh-tokens": {
+        "task": "api.prune_refresh_tokens",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # The OCPP gateway.
@@ -275,11 +303,36 @@ OCPP_PING_INTERVAL = envfloat("OCPP_PING_INTERVAL", 20)
 OCPP_PING_TIMEOUT = envfloat("OCPP_PING_TIMEOUT", 20)
 # A websocket handshake (TCP accepted to upgrade answered) must finish within this.
 OCPP_OPEN_TIMEOUT = envfloat("OCPP_OPEN_TIMEOUT", 10)
-# Sockets one client address may hold (0: no limit). Behind a reverse proxy listed in
-# OCPP_TRUSTED_PROXIES the address is the last X-Forwarded-For entry; a trusted proxy's
-# own connections without that header (local tools, simulators) are not limited.
-OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 100)
-OCPP_TRUSTED_PROXIES = envlist("OCPP_TRUSTED_PROXIES", "127.0.0.1,::1")
+# Sockets one client address (IPv6: one /64) may hold (0: no limit). Behind a trusted proxy
+# (TRUSTED_PROXIES) the address is the one it forwards; a trusted proxy's own connections
+# without X-Forwarded-For (local tools, simulators) are not limited. High on purpose: a
+# carrier-grade NAT or an M2M APN puts a whole fleet behind one address, and each socket
+# after the handshake is one authenticated charger (a second socket for the same id
+# replaces the first), so the cap is a memory backstop (README: "Connections per address").
+OCPP_MAX_CONNECTIONS_PER_IP = envint("OCPP_MAX_CONNECTIONS_PER_IP", 10_000)
+# The security profile (1 password, 2 TLS + password, 3 TLS + client certificate) the
+# portal's add-charger form suggests; each charger keeps its own.
+OCPP_DEFAULT_SECURITY_PROFILE = envint("OCPP_DEFAULT_SECURITY_PROFILE", 1)
+# TLS in the gateway (wss://, security profiles 2 and 3; ocpp_gateway/tls.py). Certificate
+# chains and keys pair by position (an ECDSA and an RSA chain serve every OCPP suite).
+OCPP_TLS_CERT = envlist("OCPP_TLS_CERT", "")
+OCPP_TLS_KEY = envlist("OCPP_TLS_KEY", "")
+# CA bundle of charger certificates (profile 3); empty: no certificate is asked for.
+OCPP_TLS_CLIENT_CA = os.getenv("OCPP_TLS_CLIENT_CA", "")
+# PEM CRL(s) of that CA; when set, every charger certificate's issuer needs a current CRL.
+OCPP_TLS_CLIENT_CRL = os.getenv("OCPP_TLS_CLIENT_CRL", "")
+# When set, a charger certificate's O (organisation) must be this: the operator (CPO).
+OCPP_TLS_CLIENT_ORGANIZATION = os.getenv("OCPP_TLS_CLIENT_ORGANIZATION", "")
+OCPP_TLS_CIPHERS = os.getenv("OCPP_TLS_CIPHERS", "")  # empty: ocpp_gateway.tls.DEFAULT_CIPHERS
+# OpenSSL's strict X.509 checks of charger certificates; 0 for chargers with sloppy ones.
+OCPP_TLS_CLIENT_STRICT = envbool("OCPP_TLS_CLIENT_STRICT", "1")
+# Seconds between looks at the TLS files: a new CRL or certificate is used without a restart.
+OCPP_TLS_RELOAD_INTERVAL = envfloat("OCPP_TLS_RELOAD_INTERVAL", 60)
+# With TLS on, also serve plain ws:// on this port (profile 1 chargers, local tools).
+OCPP_PLAIN_PORT = envint("OCPP_PLAIN_PORT", 0) or None
+# Behind a proxy that terminates TLS: believe its X-Forwarded-Proto and X-Client-Cert (the
+# charger certificate it verified) from TRUSTED_PROXIES, and from nobody else.
+OCPP_PROXY_TERMINATES_TLS = envbool("OCPP_PROXY_TERMINATES_TLS", "0")
 # The server key of charger passwords (chargers/credentials.py: HMAC-SHA-256, checked in
 # microseconds). A secret of its own, not SECRET_KEY: rotating SECRET_KEY must not lock
 # every charger out. Keep it with the database backups: losing it means new passwords
@@ -320,6 +373,8 @@ OCPP_AUTH_GOOD_PAIR_TTL = envint("OCPP_AUTH_GOOD_PAIR_TTL", 7 * 24 * 3600)
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)
 API_REFRESH_TOKEN_TTL = envint("API_REFRESH_TOKEN_TTL", 24 * 60 * 60)
+# A sign-in's refresh tokens rotate; none reaches past this long after the sign-in.
+API_REFRESH_FAMILY_TTL = envint("API_REFRESH_FAMILY_TTL", 30 * 24 * 60 * 60)
 API_RATE_LIMIT_PER_USER = envint("API_RATE_LIMIT_PER_USER", 120)
 API_RATE_LIMIT_PER_ADDRESS = envint("API_RATE_LIMIT_PER_ADDRESS", 600)
 API_RATE_LIMIT_SIGNIN_PER_ADDRESS = envint("API_RATE_LIMIT_SIGNIN_PER_ADDRESS", 20)
@@ -356,3 +411,7 @@ LOGGING = {
         "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
     },
 }
+
+# /metrics (Prometheus) on the web and on each gateway: only these addresses/networks may
+# read it, the socket peer and every X-Forwarded-For entry alike; empty switches it off.
+METRICS_ALLOWED_IPS = envlist("METRICS_ALLOWED_IPS", "127.0.0.1,::1")

@@ -55,16 +55,21 @@ def _update(assignments: str, columns: list[tuple[str, str, list]], where: str =
 
 
 def connected(events: list[tuple]) -> list[tuple]:
-    """("connected", pk, token, at, ocpp_version) …; returns the events applied."""
+    """("connected", pk, token, at, ocpp_version[, profile, certificate expiry]) …;
+    returns the events applied."""
     updated = _update(
         f"{_name('is_connected')} = TRUE, {_name('connected_at')} = v.at, "
         f"{_name('last_seen_at')} = v.at, {_name('connection_token')} = v.token, "
-        f"{_name('ocpp_version')} = v.version",
+        f"{_name('ocpp_version')} = v.version, "
+        f"{_name('connection_security_profile')} = v.profile, "
+        f"{_name('certificate_expires_at')} = v.expires",
         [
             ("pk", "bigint", [e[1] for e in events]),
             ("token", "text", [e[2] for e in events]),
             ("at", "timestamptz", [e[3] for e in events]),
             ("version", "text", [e[4] for e in events]),
+            ("profile", "smallint", [e[5] if len(e) > 5 else 1 for e in events]),
+            ("expires", "timestamptz", [e[6] if len(e) > 6 else None for e in events]),
         ],
     )
     return [e for e in events if e[1] in updated]
@@ -114,11 +119,17 @@ def session(events: list[tuple]) -> list[tuple]:
     return [e for e in events if e[1] in updated]
 
 
+def faults(events: list[tuple]) -> list[tuple]:
+    """("fault", pk, at, faulted) …: history only (the recorder inserts it), no row change."""
+    return events
+
+
 EVENTS: dict[str, Callable[[list[tuple]], list[tuple]]] = {
     "connected": connected,
     "disconnected": disconnected,
     "booted": booted,
     "session": session,
+    "fault": faults,
 }
 
 

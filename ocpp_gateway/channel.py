@@ -7,6 +7,7 @@ messages here, and nowhere else. The JSON on the wire::
 
     call   {"kind": "call", "id", "cp", "action", "payload", "deadline", "reply"}
     evict  {"kind": "evict", "cp", "token"}
+    close_weaker {"kind": "close_weaker", "cp", "profile"}
     reply  {"id", "outcome", "status", "payload", "detail"[, "sent_at", "answered_at"]}
 
 ``deadline`` and the optional stamps are Unix times (seconds, float). A reader ignores
@@ -40,6 +41,7 @@ GATEWAY_LATE = "gateway_late"
 
 CALL = "call"
 EVICT = "evict"
+CLOSE_WEAKER = "close_weaker"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,18 @@ class Evict:
         return json.dumps({"kind": EVICT, "cp": self.cp, "token": self.token})
 
 
+@dataclass(frozen=True)
+class CloseWeaker:
+    """Charger `cp` must now prove security profile `profile`: close its socket here if it
+    connected with less (it reconnects, and the handshake holds it to the new floor)."""
+
+    cp: object
+    profile: object
+
+    def encode(self) -> str:
+        return json.dumps({"kind": CLOSE_WEAKER, "cp": self.cp, "profile": self.profile})
+
+
 class UnreadableRequest(ValueError):
     """Not JSON, or no kind."""
 
@@ -143,7 +157,7 @@ def call_request(
     return CallRequest(request_id, charge_point_id, action, payload, deadline, reply)
 
 
-def decode_request(raw: str | bytes) -> CallRequest | Evict:
+def decode_request(raw: str | bytes) -> CallRequest | Evict | CloseWeaker:
     try:
         data = json.loads(raw)
         kind = data["kind"]
@@ -151,6 +165,8 @@ def decode_request(raw: str | bytes) -> CallRequest | Evict:
         raise UnreadableRequest(str(exc)) from exc
     if kind == EVICT:
         return Evict(data.get("cp"), data.get("token"))
+    if kind == CLOSE_WEAKER:
+        return CloseWeaker(data.get("cp"), data.get("profile"))
     reply = data.get("reply")
     if kind != CALL or not isinstance(reply, str):
         raise UnknownRequest(f"kind {kind!r}")

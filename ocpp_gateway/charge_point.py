@@ -36,8 +36,10 @@ from ocpp.messages import Call, CallError, MessageType, validate_payload
 from ocpp.messages import CallResult as OcppCallResult
 from websockets.exceptions import ConnectionClosed
 
+from chargers.statuses import FAULTED
 from ocpp_gateway import channel
 from ocpp_gateway.channel import CallResult
+from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder
 
 logger = logging.getLogger("ocpp_gateway")
@@ -53,6 +55,9 @@ class GatewaySide(Protocol):
 
     @property
     def heartbeat_interval(self) -> int: ...
+
+    @property
+    def metrics(self) -> GatewayMetrics: ...
 
     async def next_transaction_id(self) -> int: ...
 
@@ -85,6 +90,9 @@ class GatewayChargePointMixin:
         self.token = token
         self.gateway = gateway
         self.recorder = gateway.recorder
+        self.metrics = gateway.metrics
+        # A BootNotification came on this socket (ocpp_gateway_boots_pending counts the rest).
+        self.boot_seen = False
         self.last_frame = time.monotonic()
         self._pending: dict[str, tuple[str, asyncio.Future]] = {}
         self._out_lock = asyncio.Lock()
@@ -140,11 +148,14 @@ class GatewayChargePointMixin:
                     "A CALL is [2, MessageId, Action, {Payload}]",
                 )
                 return
+            self.metrics.message("in", msg[2], "call")
             await self._answer_call(Call(unique_id, msg[2], msg[3]))
         elif message_type == MessageType.CallResult:
+            self.metrics.message("in", self._pending_action(unique_id), "result")
             payload = msg[2] if len(msg) == 3 else None
             self._resolve(unique_id, OcppCallResult(unique_id, payload), raw_msg)
         elif message_type == MessageType.CallError:
+            self.metrics.message("in", self._pending_action(unique_id), "error")
             code = msg[2] if len(msg) > 2 else "GenericError"
             description = msg[3] if len(msg) > 3 else ""
             details = msg[4] if len(msg) > 4 else {}
@@ -160,10 +171,12 @@ class GatewayChargePointMixin:
     async def _answer_call(self, msg: Call) -> None:
         try:
             await self._handle_call(msg)
+            self.metrics.message("out", msg.action, "result")
         except ConnectionClosed:
             # An ordinary event in a storm: the charger hung up before our answer left.
             logger.info("%s: socket closed before our answer to %s left", self.id, msg.action)
         except ocpp_exc.OCPPError as error:
+            self.metrics.message("out", msg.action, "error")
             logger.warning(
                 "%s: %s refused with %s: %s",
                 self.id,
@@ -182,6 +195,7 @@ class GatewayChargePointMixin:
             # handler guard: a payload that breaks them (deep nesting, say) still gets an
             # answer, so the charger is not left waiting for one.
             logger.exception("%s: %s could not be handled", self.id, msg.action)
+            self.metrics.message("out", msg.action, "error")
             await self._send_error(
                 msg.unique_id, "InternalError", "The gateway could not handle this message"
             )
@@ -193,6 +207,10 @@ class GatewayChargePointMixin:
         frame = CallError(unique_id, code, description, details or {}).to_json()
         with contextlib.suppress(ConnectionClosed):
             await self._send(frame)
+
+    def _pending_action(self, unique_id: str) -> str | None:
+        entry = self._pending.get(unique_id)
+        return entry[0] if entry else None
 
     def _resolve(self, unique_id: str, message, raw_msg) -> None:
         entry = self._pending.get(unique_id)
@@ -232,6 +250,7 @@ class GatewayChargePointMixin:
                     try:
                         await self._send(call.to_json())
                         sent_at = time.time()
+                        self.metrics.message("out", action, "call")
                         response = await future
                     finally:
                         self._pending.pop(call.unique_id, None)
@@ -299,8 +318,12 @@ class GatewayChargePointMixin:
     def _record_status(self, key, status: str, connector_id: int | None) -> None:
         if self._statuses.get(key) == status:
             return  # a duplicate of what this socket already reported
+        was_faulted = FAULTED in self._statuses.values()
         self._statuses[key] = status
-        self.recorder.status(self.charger_pk, timezone.now(), status, connector_id)
+        now = timezone.now()
+        self.recorder.status(self.charger_pk, now, status, connector_id)
+        if was_faulted != (FAULTED in self._statuses.values()):
+            self.recorder.fault(self.charger_pk, now, not was_faulted)
 
     def _record_session(self, active: bool) -> None:
         if self._session_active == active:
@@ -309,6 +332,7 @@ class GatewayChargePointMixin:
         self.recorder.session(self.charger_pk, timezone.now(), active)
 
     def _record_boot(self, reason: str, **facts) -> None:
+        self.boot_seen = True
         self.recorder.booted(self.charger_pk, timezone.now(), reason, facts)
         logger.info("%s: BootNotification (%s) %s", self.id, reason, facts)
 

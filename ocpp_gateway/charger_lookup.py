@@ -19,13 +19,14 @@ class ChargerRecord:
     pk: int
     charge_point_id: str
     password_hash: str
+    security_profile: int  # the floor the charger must meet (admission.py)
 
 
 def _lookup_chargers(charge_point_ids: list[str]) -> dict[str, ChargerRecord]:
     rows = Charger.objects.filter(charge_point_id__in=charge_point_ids).values_list(
-        "pk", "charge_point_id", "password_hash"
+        "pk", "charge_point_id", "password_hash", "security_profile"
     )
-    return {cp_id: ChargerRecord(pk, cp_id, password_hash) for pk, cp_id, password_hash in rows}
+    return {row[1]: ChargerRecord(*row) for row in rows}
 
 
 class ChargerLookup:

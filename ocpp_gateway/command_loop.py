@@ -18,8 +18,9 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from ocpp_gateway import channel, registry
-from ocpp_gateway.channel import CallRequest, CallResult, Evict
+from ocpp_gateway.channel import CallRequest, CallResult, CloseWeaker, Evict
 from ocpp_gateway.charge_point import GatewayChargePointMixin
+from ocpp_gateway.metrics import GatewayMetrics
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -35,9 +36,12 @@ class Sockets(Protocol):
 
     def socket(self, charge_point_id) -> GatewayChargePointMixin | None: ...
 
-    async def evict(self, conn: GatewayChargePointMixin, reason: str) -> None: ...
+    async def evict(self, conn: GatewayChargePointMixin, reason: str, code: int = 1000) -> None: ...
 
     def spawn(self, coro: Coroutine) -> None: ...
+
+    @property
+    def metrics(self) -> GatewayMetrics: ...
 
 
 class CommandLoop:
@@ -94,6 +98,23 @@ class CommandLoop:
         except Exception:
             logger.exception("command dropped: %r", raw[:200])
 
+    async def _close_weaker(self, request: CloseWeaker) -> None:
+        conn = self.sockets.socket(request.cp)
+        try:
+            required = int(request.profile)
+        except (TypeError, ValueError):
+            logger.error("close_weaker without a profile dropped: %r", request)
+            return
+        if conn is not None and getattr(conn, "security_profile", 1) < required:
+            logger.info(
+                "%s: security profile raised to %d; closing its profile %d socket",
+                conn.id,
+                required,
+                conn.security_profile,
+            )
+            # 1008 policy violation: it reconnects and meets the new floor at the handshake.
+            await self.sockets.evict(conn, "security profile raised", code=1008)
+
     async def _handle(self, raw) -> None:
         try:
             request = channel.decode_request(raw)
@@ -108,6 +129,9 @@ class CommandLoop:
             if conn is not None and conn.token != request.token:
                 logger.info("%s: connected through another gateway now; closing here", conn.id)
                 await self.sockets.evict(conn, "replaced by a newer connection")
+            return
+        if isinstance(request, CloseWeaker):
+            await self._close_weaker(request)
             return
         try:
             remaining = float(request.deadline) - time.time()
@@ -146,6 +170,7 @@ class CommandLoop:
         except Exception as exc:
             logger.exception("%s: %s failed", conn.id, action)
             result = CallResult(channel.ERROR, detail=f"gateway error: {exc.__class__.__name__}")
+        self.sockets.metrics.call_done(action, result)
         logger.info(
             "%s: %s -> %s %s %s",
             conn.id,

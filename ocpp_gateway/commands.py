@@ -12,6 +12,7 @@ before it picked the request up, so a caller that gave up never causes a late Re
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from redis.retry import Retry
 
 from ocpp_gateway import channel, registry
 from ocpp_gateway.channel import ERROR, NOT_CONNECTED, NOT_SENT, TIMEOUT, CallResult
+
+logger = logging.getLogger("ocpp_gateway")
 
 # How much longer than the deadline the client waits for the gateway's own reply
 # (the gateway answers "timeout" itself at the deadline; this covers the hop back).
@@ -320,3 +323,20 @@ def _collect(client, reply: str, outstanding: dict[str, int], results: list, unt
             except (ValueError, KeyError):
                 continue  # unreadable, or an answer nobody here waits for
             results[i] = result
+
+
+def close_weaker(charge_point_id: str, profile: int) -> bool:
+    """Ask the gateway holding this charger to close its socket if it connected below
+    `profile` (the portal raised its security profile). False when no gateway holds it."""
+    try:
+        route = _live_route(charge_point_id)
+        if route is None:
+            return False
+        message = channel.CloseWeaker(charge_point_id, int(profile)).encode()
+        _redis().rpush(registry.requests_key(route.gateway_id), message)
+    except redis.RedisError as exc:
+        logger.warning(
+            "%s: could not ask its gateway to close a weaker socket: %s", charge_point_id, exc
+        )
+        return False
+    return True

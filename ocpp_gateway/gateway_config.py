@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from django.conf import settings
 
 from ocpp_gateway.auth_throttle import ThrottleLimits
+from ocpp_gateway.tls import TlsConfig
+from tenancy.proxies import TrustedProxies, trusted_proxies
 
 
 def default_gateway_id(port: int) -> str:
@@ -32,7 +34,7 @@ class GatewayConfig:
     close_timeout: float
     open_timeout: float  # a handshake must finish within this
     max_connections_per_ip: int  # 0: no limit
-    trusted_proxies: frozenset[str]
+    trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
     legacy_hash_queue: int  # legacy (PBKDF2) password checks waiting at most
     auth_failure_window: int  # seconds failed logins are counted
     auth_failures_per_address: int  # 0: no limit
@@ -41,6 +43,11 @@ class GatewayConfig:
     alive_refresh: float  # the liveness thread writes our key this often
     gone_after: int  # the key's TTL: silent this long, we count as gone
     loop_stall_limit: float  # a loop silent this long gives up liveness (on_stall)
+    tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
+    plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
+    proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
+    client_organisation: str = ""  # a charger certificate's O must be this, when set
+    metrics_allowed_ips: tuple[str, ...] = ()  # who may read /metrics; empty: nobody
     on_stall: Callable[[], None] | None = field(default=None, compare=False)  # None: exit 70
 
     @classmethod
@@ -54,7 +61,11 @@ class GatewayConfig:
         if not given.get("gateway_id", True):
             del given["gateway_id"]
         if "trusted_proxies" in given:
-            given["trusted_proxies"] = frozenset(given["trusted_proxies"])
+            given["trusted_proxies"] = TrustedProxies.parse(given["trusted_proxies"])
+        if "tls" not in given:
+            given["tls"] = TlsConfig.from_settings()
+        if given["tls"] is not None and "plain_port" not in given:
+            given["plain_port"] = settings.OCPP_PLAIN_PORT
         port = given.get("port", 9000)
         defaults = cls(
             host="127.0.0.1",
@@ -70,7 +81,7 @@ class GatewayConfig:
             close_timeout=5,
             open_timeout=settings.OCPP_OPEN_TIMEOUT,
             max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
-            trusted_proxies=frozenset(settings.OCPP_TRUSTED_PROXIES),
+            trusted_proxies=trusted_proxies(),
             legacy_hash_queue=settings.OCPP_LEGACY_HASH_QUEUE,
             auth_failure_window=settings.OCPP_AUTH_FAILURE_WINDOW,
             auth_failures_per_address=settings.OCPP_AUTH_FAILURES_PER_ADDRESS,
@@ -79,6 +90,9 @@ class GatewayConfig:
             alive_refresh=settings.OCPP_ALIVE_REFRESH,
             gone_after=settings.OCPP_GATEWAY_GONE_AFTER,
             loop_stall_limit=settings.OCPP_LOOP_STALL_LIMIT,
+            proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
+            client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
+            metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),
         )
         return replace(defaults, **given)
 

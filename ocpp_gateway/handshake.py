@@ -5,16 +5,21 @@
   password. Refusals are plain HTTP answers: 400, 401, 404 (a path that is no charger
   URL), 503 while stopping. ``/healthz`` answers 200 while the gateway serves.
 - An unknown charge point id and a wrong (or missing) password get the same answer,
-  after the same work (one lookup, one keyed hash): ``_refuse_auth``, 401 with
+  after the same work (one lookup, one keyed hash): ``refuse_unauthenticated``, 401 with
   ``WWW-Authenticate``. The log says which it was; the wire does not, so ids cannot be
   listed from outside.
 - Failed logins are counted per client address and per charge point id
   (``auth_throttle.py``); past a limit a handshake is refused 429 before any check,
   except for an (id, address) pair that once connected with the right password.
-- One client address holds at most ``max_connections_per_ip`` sockets, handshakes in
-  flight included (more are refused with 429). Behind a reverse proxy listed in
-  ``trusted_proxies`` the client address is the last one the proxy put in
-  ``X-Forwarded-For``.
+- One client address (an IPv6 one: its /64) holds at most ``max_connections_per_ip``
+  sockets, handshakes in flight included (more are refused with 429). The default is
+  high (a whole NAT'ed site shares one address): it is a memory backstop, not the
+  protection against guessing. Behind a reverse proxy listed in
+  ``trusted_proxies`` the client address is the one it forwards (``tenancy.proxies``:
+  ``X-Forwarded-For`` read from the right, past our own proxies).
+- The charger's security profile is a floor (admission.py): profile 2 needs TLS, profile
+  3 a client certificate whose CN is its id; a certificate for another id is refused
+  whatever the profile. Every such refusal, like a wrong password, is the same 401.
 - Charger passwords never reach a log: the Authorization header is masked in the
   websockets library's debug log of the handshake.
 - Passwords are keyed hashes (``chargers/credentials.py``) checked on the event loop in
@@ -44,9 +49,11 @@ from websockets.exceptions import NegotiationError
 
 from chargers import credentials
 from chargers.models import Charger
+from ocpp_gateway.admission import TLS_CERTIFICATE, Refusal, admission, transport_of
 from ocpp_gateway.auth_throttle import AuthThrottle
 from ocpp_gateway.charger_lookup import ChargerLookup, ChargerRecord
 from ocpp_gateway.recorder import Recorder
+from tenancy.proxies import TrustedProxies, limit_key
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -96,6 +103,18 @@ class CountedConnection(ServerConnection):
 def _upgrade_credential(pk: int, old: str, new: str) -> int:
     """Replace a legacy string by its keyed hash, unless the portal changed it meanwhile."""
     return Charger.objects.filter(pk=pk, password_hash=old).update(password_hash=new)
+
+
+def refuse_unauthenticated(connection, charge_point_id: str, reason: str):
+    """The one answer to a charger that did not prove who it is, whatever the reason
+    (unknown id, no or wrong password, a certificate for another id, a downgrade below
+    its profile): the reason goes to the log only."""
+    logger.warning("%s: refused, %s", charge_point_id, reason)
+    response = connection.respond(
+        http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+    )
+    response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
 
 
 @dataclass(frozen=True)
@@ -151,16 +170,20 @@ class Handshake:
         *,
         recorder: Recorder,
         max_connections_per_ip: int,
-        trusted_proxies: Iterable[str],
+        trusted_proxies: TrustedProxies | Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
         legacy_hash_queue: int = 200,
+        proxy_terminates_tls: bool = False,
+        client_organisation: str = "",
     ):
         self.recorder = recorder
         self.max_connections_per_ip = max_connections_per_ip
-        self.trusted_proxies = frozenset(trusted_proxies)
+        self.trusted_proxies = TrustedProxies.parse(trusted_proxies)
         self.stopping = stopping
         self.health = health
+        self.proxy_terminates_tls = proxy_terminates_tls
+        self.client_organisation = client_organisation
         # Open sockets (and handshakes past our checks) per client address.
         self.clients: Counter[str] = Counter()
         # Legacy (PBKDF2) strings: one thread of their own, a bounded queue in front.
@@ -220,23 +243,26 @@ class Handshake:
         except Exception:
             logger.exception("%s: charger lookup failed", charge_point_id)
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
-        header = request.headers.get("Authorization")
-        if record is None or record.password_hash:
-            try:
-                auth = await self.check_credentials(charge_point_id, record, header)
-            except LegacyHashBusy:
-                logger.warning(
-                    "%s: refused for now, too many legacy password checks", charge_point_id
-                )
-                response = connection.respond(
-                    http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n"
-                )
-                response.headers["Retry-After"] = str(random.randint(5, 15))
-                return response
-            if not auth.ok:
-                if self.throttle is not None:
-                    await self.throttle.failed(charge_point_id, address, auth.reason)
-                return self._refuse_auth(connection, charge_point_id, auth.reason)
+        if record is None:
+            # The same work and the same answer as a wrong password.
+            auth = await self.check_credentials(
+                charge_point_id, None, request.headers.get("Authorization")
+            )
+            if self.throttle is not None:
+                await self.throttle.failed(charge_point_id, address, auth.reason)
+            return refuse_unauthenticated(connection, charge_point_id, auth.reason)
+        try:
+            decided, auth = await self._admit(connection, request, charge_point_id, record)
+        except LegacyHashBusy:
+            logger.warning("%s: refused for now, too many legacy password checks", charge_point_id)
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
+            response.headers["Retry-After"] = str(random.randint(5, 15))
+            return response
+        if isinstance(decided, Refusal):
+            if auth is not None and not auth.ok and self.throttle is not None:
+                await self.throttle.failed(charge_point_id, address, auth.reason)
+            return refuse_unauthenticated(connection, charge_point_id, decided.reason)
+        if auth is not None and auth.ok:
             if self.throttle is not None:
                 self.throttle.succeeded(charge_point_id, address)
             if auth.upgrade_to:
@@ -245,20 +271,48 @@ class Handshake:
         connection.charger_pk = record.pk
         return None
 
-    def _refuse_auth(self, connection: ServerConnection, charge_point_id: str, reason: str):
-        """The one answer to every failed charger login: unknown id, no or wrong password."""
-        logger.warning("%s: refused with 401 (%s)", charge_point_id, reason)
-        response = connection.respond(
-            http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
+    async def _admit(self, connection, request, charge_point_id, record: ChargerRecord):
+        """The security profile floor and the certificate binding (admission.py), with
+        the password checked where one is needed: (decision, the password check or None)."""
+        transport = transport_of(
+            connection,
+            request,
+            getattr(connection, "client_address", None),
+            proxy_terminates_tls=self.proxy_terminates_tls,
         )
-        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-        return response
+        if isinstance(transport, Refusal):
+            return transport, None
+        certificate = transport.certificate
+        proven = (
+            transport.tls
+            and certificate
+            and certificate.proves(charge_point_id, self.client_organisation)
+        )
+        required = record.security_profile
+        auth = None  # no password stored; or not asked for: a bound certificate, profile 3
+        if record.password_hash and not proven and required < TLS_CERTIFICATE:
+            auth = await self.check_credentials(
+                charge_point_id, record, request.headers.get("Authorization")
+            )
+        decided = admission(
+            required=required,
+            transport=transport,
+            charge_point_id=charge_point_id,
+            password_ok=auth is None or auth.ok,
+            has_password=bool(record.password_hash),
+            organisation=self.client_organisation,
+        )
+        if not isinstance(decided, Refusal):
+            connection.security_profile = decided
+            connection.certificate = certificate if proven else None
+        return decided, auth
 
     def _take_client_slot(self, connection, request, charge_point_id: str):
         """Count this handshake against its client address; a 429 answer when over the limit."""
         address = self._client_address(connection, request)
         if address is None or self.max_connections_per_ip <= 0:
             return None
+        address = limit_key(address)  # an IPv6 client counts per /64
         if self.clients[address] >= self.max_connections_per_ip:
             logger.warning(
                 "%s: refused, %s already holds %d sockets",
@@ -280,13 +334,11 @@ class Handshake:
     def _client_address(self, connection: ServerConnection, request) -> str | None:
         """Whom a connection limit applies to; None for a trusted proxy speaking for itself."""
         peer = connection.remote_address[0] if connection.remote_address else "unknown"
-        if peer not in self.trusted_proxies:
-            return peer
-        forwarded = request.headers.get_all("X-Forwarded-For")
-        if not forwarded:
+        client = self.trusted_proxies.resolve(peer, request.headers.get_all("X-Forwarded-For"))
+        connection.client_address = client
+        if client.via_proxy and not client.forwarded:
             return None  # the proxy itself, local tools and simulators
-        # The last entry is the one our proxy appended: the address it saw.
-        return forwarded[-1].split(",")[-1].strip() or None
+        return client.address
 
     async def check_credentials(
         self, charge_point_id: str, record: ChargerRecord | None, header

@@ -32,8 +32,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chargers import signals
-from chargers.models import Charger
-from ocpp_gateway import bulk_writes
+from chargers.models import Charger, ChargerEvent
+from ocpp_gateway import bulk_writes, history
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
@@ -49,6 +49,7 @@ class _Buffers:
 
 
 def _send(signal, **kwargs) -> None:
+    history.note_signal(signal, kwargs)
     for receiver, result in signal.send_robust(sender=Charger, **kwargs):
         if isinstance(result, Exception):
             logger.error(
@@ -75,8 +76,26 @@ class Recorder:
     def seen(self, charger_id: int, at: datetime) -> None:
         self._buffers.seen[charger_id] = at
 
-    def connected(self, charger_id: int, token: str, at: datetime, ocpp_version: str) -> None:
-        self._buffers.events.append(("connected", charger_id, token, at, ocpp_version))
+    def connected(
+        self,
+        charger_id: int,
+        token: str,
+        at: datetime,
+        ocpp_version: str,
+        security_profile: int = 1,
+        certificate_expires_at: datetime | None = None,
+    ) -> None:
+        self._buffers.events.append(
+            (
+                "connected",
+                charger_id,
+                token,
+                at,
+                ocpp_version,
+                security_profile,
+                certificate_expires_at,
+            )
+        )
 
     def disconnected(self, charger_id: int, token: str, at: datetime) -> None:
         self._buffers.events.append(("disconnected", charger_id, token, at))
@@ -89,6 +108,10 @@ class Recorder:
 
     def status(self, charger_id: int, at: datetime, status: str, connector_id: int | None) -> None:
         self._buffers.statuses[charger_id] = (status, connector_id, at)
+
+    def fault(self, charger_id: int, at: datetime, faulted: bool) -> None:
+        """Any connector of the charger went Faulted (True) or none is any more (False)."""
+        self._buffers.events.append(("fault", charger_id, at, faulted))
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -167,6 +190,8 @@ def _with_connection(func, *args):
         close_old_connections()  # an unusable connection is dropped; the next call reconnects
         _thread_state.checked_at = time.monotonic()
         raise
+    finally:
+        history.write()
 
 
 # The database is away (restarting, network cut): keep the write and try it again.
@@ -258,13 +283,22 @@ def _write_events_in_bulk(buffers: _Buffers) -> None:
         buffers.events = [event for i, event in enumerate(events) if i not in written]
 
 
-def _write_connected(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+def _write_connected(
+    pk: int,
+    token: str,
+    at: datetime,
+    ocpp_version: str,
+    security_profile: int = 1,
+    certificate_expires_at: datetime | None = None,
+) -> None:
     updated = Charger.objects.filter(pk=pk).update(
         is_connected=True,
         connected_at=at,
         last_seen_at=at,
         connection_token=token,
         ocpp_version=ocpp_version,
+        connection_security_profile=security_profile,
+        certificate_expires_at=certificate_expires_at,
     )
     if updated:
         _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
@@ -306,7 +340,7 @@ def _write_session(pk: int, at: datetime, active: bool) -> None:
         _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
 
 
-def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str) -> None:
+def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str, *_security) -> None:
     _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
 
 
@@ -323,12 +357,17 @@ def _session_signal(pk: int, at: datetime, active: bool) -> None:
     _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
 
 
+def _fault_history(pk: int, at: datetime, faulted: bool) -> None:
+    history.note(pk, at, ChargerEvent.Kind.FAULTED if faulted else ChargerEvent.Kind.RECOVERED)
+
+
 # After a set-based write (bulk_writes.py), the signal of each event it applied.
 _EVENT_SIGNALS = {
     "connected": _connected_signal,
     "disconnected": _disconnected_signal,
     "booted": _booted_signal,
     "session": _session_signal,
+    "fault": _fault_history,
 }
 
 _EVENT_WRITERS = {
@@ -336,6 +375,7 @@ _EVENT_WRITERS = {
     "disconnected": _write_disconnected,
     "booted": _write_booted,
     "session": _write_session,
+    "fault": _fault_history,
 }
 
 

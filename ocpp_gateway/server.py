@@ -36,10 +36,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_gateway import registry
+from ocpp_gateway.admission import warn_unservable_profiles
 from ocpp_gateway.auth_throttle import AuthThrottle
 from ocpp_gateway.charge_point import GatewayChargePointMixin
 from ocpp_gateway.command_loop import CommandLoop
-from ocpp_gateway.gateway_config import GatewayConfig
+from ocpp_gateway.gateway_config import GatewayConfig, default_gateway_id  # noqa: F401 (re-exported)
 from ocpp_gateway.handlers import CHARGE_POINT_CLASSES
 from ocpp_gateway.handshake import (
     PATH_PREFIX,
@@ -49,8 +50,10 @@ from ocpp_gateway.handshake import (
     select_subprotocol,
 )
 from ocpp_gateway.liveness import LivenessBeacon, LoopClock
+from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
+from ocpp_gateway.tls import TlsContexts
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -78,6 +81,8 @@ class Gateway:
             max_connections_per_ip=config.max_connections_per_ip,
             trusted_proxies=config.trusted_proxies,
             legacy_hash_queue=config.legacy_hash_queue,
+            proxy_terminates_tls=config.proxy_terminates_tls,
+            client_organisation=config.client_organisation,
             stopping=lambda: self.stopping,
             health=lambda: {
                 "status": "ok",
@@ -86,10 +91,16 @@ class Gateway:
                 "counters": dict(self.counters),
             },
         )
+        self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
         self.redis: aioredis.Redis | None = None
         self.routes: RouteTable | None = None
         self.commands: CommandLoop | None = None
+        # Built (and checked) before anything else: a TLS file that does not load stops
+        # the gateway from starting at all.
+        self.tls = TlsContexts(config.tls) if config.tls else None
+        self.plain_port = config.plain_port
         self._server = None
+        self._plain_server = None
         self._tasks: list[asyncio.Task] = []
         self._call_tasks: set[asyncio.Task] = set()
 
@@ -130,40 +141,51 @@ class Gateway:
         await asyncio.to_thread(self.beacon.beat)
         self.beacon.start()
         await self._sweep_routes()
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self.port,
-            process_request=self.handshake.process_request,
-            select_subprotocol=select_subprotocol,
-            subprotocols=list(SUBPROTOCOLS),
-            compression=None,
-            max_size=config.max_frame_bytes,
-            max_queue=16,
-            ping_interval=config.ping_interval or None,
-            ping_timeout=config.ping_timeout or None,
-            close_timeout=config.close_timeout,
-            open_timeout=config.open_timeout,
-            create_connection=CountedConnection,
-            backlog=2048,
-            server_header="ocpp-gateway",
-        )
+        await self.recorder.in_reader(warn_unservable_profiles, config, self.tls)
+        options = {
+            "process_request": self.metrics.wrap(self.handshake.process_request),
+            "select_subprotocol": select_subprotocol,
+            "subprotocols": list(SUBPROTOCOLS),
+            "compression": None,
+            "max_size": config.max_frame_bytes,
+            "max_queue": 16,
+            "ping_interval": config.ping_interval or None,
+            "ping_timeout": config.ping_timeout or None,
+            "close_timeout": config.close_timeout,
+            "open_timeout": config.open_timeout,  # the TLS handshake's limit too
+            "create_connection": CountedConnection,
+            "backlog": 2048,
+            "server_header": "ocpp-gateway",
+        }
+        tls = self.tls.outer if self.tls else None
+        self._server = await serve(self._handle, self.host, self.port, ssl=tls, **options)
         if not self.port:
             self.port = self._server.sockets[0].getsockname()[1]
-        for coro in (
+        if self.tls and self.plain_port is not None:
+            # The same handler, checks and state: only the transport differs.
+            self._plain_server = await serve(self._handle, self.host, self.plain_port, **options)
+            self.plain_port = self._plain_server.sockets[0].getsockname()[1]
+        background = [
             self.recorder.run(),
             self._keep_alive(),
             self.commands.run(),
             self._watch_presence(),
             self._sweep(),
-        ):
-            self._tasks.append(asyncio.create_task(coro))
+        ]
+        if self.tls:
+            background.append(self.tls.watch())
+        self._tasks.extend(asyncio.create_task(coro) for coro in background)
+        scheme, described = ("wss", f" ({self.tls.describe()})") if self.tls else ("ws", "")
+        if self._plain_server:
+            described = described[:-1] + f"; ws:// on port {self.plain_port})"
         logger.info(
-            "gateway %s serving ws://%s:%s%s<charge point id>",
+            "gateway %s serving %s://%s:%s%s<charge point id>%s",
             self.gateway_id,
+            scheme,
             self.host,
             self.port,
             PATH_PREFIX,
+            described,
         )
 
     async def stop(self) -> None:
@@ -172,9 +194,10 @@ class Gateway:
             return
         self.stopping = True
         logger.info("gateway %s stopping", self.gateway_id)
-        if self._server is not None:
-            self._server.close(close_connections=True)  # 1001 going away
-            await self._server.wait_closed()
+        for server in (self._server, self._plain_server):
+            if server is not None:
+                server.close(close_connections=True)  # 1001 going away
+                await server.wait_closed()
         # Anything a handler could not clean up (it always should) is cleaned up here.
         for conn in list(self.connections.values()):
             await self._detach(conn)
@@ -203,6 +226,8 @@ class Gateway:
             token=uuid.uuid4().hex,
             gateway=self,
         )
+        conn.security_profile = getattr(websocket, "security_profile", 1)
+        conn.certificate = getattr(websocket, "certificate", None)
         await self._attach(conn)
         try:
             async for message in websocket:
@@ -230,8 +255,17 @@ class Gateway:
         cp_id = conn.id
         old = self.connections.get(cp_id)
         self.connections[cp_id] = conn
-        self.recorder.connected(conn.charger_pk, conn.token, timezone.now(), conn.ocpp_version)
-        logger.info("%s: connected (OCPP %s)", cp_id, conn.ocpp_version)
+        certificate, now = conn.certificate, timezone.now()
+        expires = certificate.not_after if certificate else None
+        facts = (conn.ocpp_version, conn.security_profile, expires)
+        self.recorder.connected(conn.charger_pk, conn.token, now, *facts)
+        logger.info(
+            "%s: connected (OCPP %s, profile %s%s)",
+            cp_id,
+            conn.ocpp_version,
+            conn.security_profile,
+            f", {certificate.describe()}" if certificate else "",
+        )
         try:
             await self.routes.claim(conn)
         except Exception:
@@ -261,10 +295,10 @@ class Gateway:
     def socket(self, charge_point_id) -> GatewayChargePointMixin | None:
         return self.connections.get(charge_point_id)
 
-    async def evict(self, conn: GatewayChargePointMixin, reason: str) -> None:
+    async def evict(self, conn: GatewayChargePointMixin, reason: str, code: int = 1000) -> None:
         """Disconnect this socket and close it."""
         await self._detach(conn)
-        self._retire(conn, reason)
+        self._retire(conn, reason, code)
 
     def spawn(self, coro: Coroutine) -> None:
         """Run `coro` as a task that stop() waits for (calls to chargers, closing sockets)."""

@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,29 @@ class ChargerStats:
         }
 
 
+def client_ssl_context(
+    ca_file: str | Path | None, cert: str | Path | None = None, key: str | Path | None = None
+) -> ssl.SSLContext:
+    """A charger's TLS: trust the gateway's CA (`ca_file`; None: the system's), and with
+    `cert` and `key` present a client certificate (security profile 3)."""
+    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    if cert:
+        ctx.load_cert_chain(str(cert), str(key) if key else None)
+    return ctx
+
+
+def _check_transport(url: str, profile: int, ssl_context) -> None:
+    secure = url.startswith("wss://")
+    if profile not in (1, 2, 3):
+        raise ValueError(f"security profile {profile!r}: 1, 2 or 3")
+    if profile >= 2 and not secure:
+        raise ValueError(f"security profile {profile} needs a wss:// URL, not {url}")
+    if secure and ssl_context is None:
+        raise ValueError("a wss:// URL needs an SSL context (client_ssl_context)")
+    if not secure and ssl_context is not None:
+        raise ValueError("an SSL context needs a wss:// URL")
+
+
 class SimulatedCharger:
     def __init__(
         self,
@@ -91,7 +115,10 @@ class SimulatedCharger:
         firmware_version: str = "6.4.12",
         serial_number: str | None = None,
         rng: random.Random | None = None,
+        security_profile: int = 1,
+        ssl_context: ssl.SSLContext | None = None,
     ):
+        _check_transport(url, security_profile, ssl_context)
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}; one of {', '.join(BEHAVIOURS)}")
         if ocpp_version not in SUBPROTOCOL:
@@ -100,6 +127,9 @@ class SimulatedCharger:
         self.url = url.rstrip("/") + "/" + quote(charge_point_id, safe="")
         self.ocpp_version = ocpp_version
         self.password = password
+        # Profile 3 proves itself with its certificate (in `ssl_context`) and sends no password.
+        self.security_profile = security_profile
+        self.ssl_context = ssl_context
         self.behaviour = behaviour
         self.reboot_seconds = reboot_seconds
         self.slow_back_seconds = (
@@ -138,6 +168,7 @@ class SimulatedCharger:
                     compression=None,
                     open_timeout=15,
                     close_timeout=2,
+                    **({"ssl": self.ssl_context} if self.ssl_context else {}),
                 )
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 self.stats.handshake_failures += 1
@@ -190,7 +221,7 @@ class SimulatedCharger:
         return self._cp
 
     def _auth_headers(self) -> dict[str, str]:
-        if not self.password:
+        if not self.password or self.security_profile >= 3:
             return {}
         token = base64.b64encode(f"{self.id}:{self.password}".encode()).decode()
         return {"Authorization": f"Basic {token}"}

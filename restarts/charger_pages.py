@@ -8,10 +8,11 @@ these, never this module.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from chargers import extensions
+from chargers.pictures import TimelineItem
 from restarts.models import RestartJob
 from restarts.selectors import attach_row_restarts, with_latest_restart
 
@@ -29,6 +30,33 @@ def charger_page(charger) -> dict:
     return {"jobs": jobs, "poll": attach_row_restarts([charger])}
 
 
+def _outcome(state: str) -> str | None:
+    if state == RestartJob.State.DONE:
+        return "success"
+    if state in RestartJob.FAILED:
+        return "failure"
+    return None  # still under way
+
+
+def charger_timeline(charger, since, now) -> list[TimelineItem]:
+    """The charger's restarts since `since`: from sending (or queueing) to their end."""
+    jobs = (
+        charger.restart_jobs.filter(Q(finished_at__gte=since) | Q(finished_at__isnull=True))
+        .filter(created_at__lte=now)
+        .order_by("created_at", "pk")
+        .only("state", "created_at", "sent_at", "finished_at")
+    )
+    return [
+        TimelineItem(
+            start=job.sent_at or job.created_at,
+            end=job.finished_at or now,
+            outcome=_outcome(job.state),
+            text=job.get_state_display(),
+        )
+        for job in jobs
+    ]
+
+
 ROWS = extensions.Rows(
     annotate=with_latest_restart, decorate=attach_row_restarts, detail=charger_page
 )
@@ -37,3 +65,4 @@ ROWS = extensions.Rows(
 def register() -> None:
     extensions.register_status_filter("restarting", RESTARTING, before="faulted")
     extensions.register_rows(ROWS)
+    extensions.register_timeline(charger_timeline)

@@ -1,84 +1,60 @@
-"""Admin site, scoped through tenancy.access: staff who are not superusers see
-only the organisations, groups, members and chargers of their own trees."""
+"""The Django admin: the platform operators' tool, for superusers only.
+
+Tenants (super-admins, admins, users of groups) do everything in the portal, whose
+every screen decides through ``tenancy/access.py``. The admin has no such rules (no
+role ceiling, no scope), so it is not a second, weaker rule set for them: the site
+(``config.admin_site.PortalAdminSite``) and every model admin here let in active
+superusers only, and every write is audited (``tenancy/admin_audit.py``).
+"""
 
 from django.contrib import admin
 
-from tenancy import access
+from tenancy.admin_audit import AdminAuditMixin, is_platform_operator
 from tenancy.models import AuditEvent, Group, Membership, Organisation, Subscription
 
 
-class ScopedAdmin(admin.ModelAdmin):
-    """Limits the queryset to what `scope(user)` returns for non-superusers."""
-
-    def scope(self, request, qs):  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def role_allows(self, request) -> bool:
-        """Staff act in the admin by their portal role, not by Django model permissions."""
-        return access.can_manage_any(request.user)
-
-    def _allowed(self, request) -> bool:
-        user = request.user
-        return user.is_active and (
-            user.is_superuser or (user.is_staff and self.role_allows(request))
-        )
+class AuditedAdmin(AdminAuditMixin, admin.ModelAdmin):
+    """Superusers only (the site checks it too); every write audited."""
 
     def has_module_permission(self, request):
-        return self._allowed(request)
+        return is_platform_operator(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return self._allowed(request)
+        return is_platform_operator(request.user)
 
     def has_add_permission(self, request):
-        return self._allowed(request)
+        return is_platform_operator(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return self._allowed(request)
+        return is_platform_operator(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return self._allowed(request)
+        return is_platform_operator(request.user)
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else self.scope(request, qs)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if not request.user.is_superuser:
-            if db_field.related_model is Group:
-                kwargs["queryset"] = access.manageable_groups(request.user)
-            elif db_field.related_model is Organisation:
-                kwargs["queryset"] = Organisation.objects.filter(
-                    groups__in=access.tree_groups(request.user)
-                ).distinct()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+class ReadOnlyAdmin(AuditedAdmin):
+    """History that nobody edits, not even a superuser."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(ScopedAdmin):
+class OrganisationAdmin(AuditedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
 
-    def scope(self, request, qs):
-        return qs.filter(groups__in=access.visible_groups(request.user)).distinct()
-
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ScopedAdmin):
+class SubscriptionAdmin(AuditedAdmin):
     list_display = ["organisation", "plan", "valid_from", "valid_until"]
     list_filter = ["plan"]
-
-    def scope(self, request, qs):
-        return qs.filter(organisation__groups__in=access.visible_groups(request.user)).distinct()
-
-    def has_change_permission(self, request, obj=None):
-        # Plans are sold, not self-served: only platform superusers change them.
-        return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 class MembershipInline(admin.TabularInline):
@@ -88,46 +64,25 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Group)
-class GroupAdmin(ScopedAdmin):
+class GroupAdmin(AuditedAdmin):
     list_display = ["name", "organisation", "parent", "path"]
     list_filter = ["organisation"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
-    def scope(self, request, qs):
-        return qs.filter(pk__in=access.tree_groups(request.user))
-
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["user", "group", "role"]
     list_filter = ["role"]
     search_fields = ["user__username", "group__name"]
     autocomplete_fields = ["user"]
 
-    def scope(self, request, qs):
-        return qs.filter(group__in=access.tree_groups(request.user))
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ScopedAdmin):
-    """Read-only: the audit trail cannot be edited from the portal."""
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: the audit trail cannot be edited, not even here."""
 
     list_display = ["at", "actor_name", "action", "summary", "ip_address"]
     list_filter = ["action"]
     search_fields = ["actor_name", "summary", "object_id"]
-
-    def scope(self, request, qs):
-        return qs.filter(pk__in=access.audit_events(request.user))
-
-    def role_allows(self, request) -> bool:
-        return access.tree_groups(request.user).exists()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from tenancy.models import AuditEvent, Group
+from tenancy.proxies import client_address_of
 
 
 def client_ip(request) -> str | None:
-    """The client address as the app server saw it (a proxy sets REMOTE_ADDR correctly).
+    """The client's address: behind a trusted proxy the one it forwards (tenancy/proxies.py).
 
-    Views read it and hand services `ip=`: services know nothing of HTTP.
+    Views read it and hand services `ip=`: services know nothing of HTTP. Login
+    lockouts (``AXES_CLIENT_IP_CALLABLE``) and API rate limits use it too.
     """
-    return request.META.get("REMOTE_ADDR") or None
+    client = getattr(request, "client_address", None)
+    if client is None:  # TrustedProxyMiddleware did not run (RequestFactory, axes' own calls)
+        client = client_address_of(request.META)
+    return client.address or None
 
 
 def record(

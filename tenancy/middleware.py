@@ -1,4 +1,9 @@
-"""A page that says what is wrong when Redis (the task queue) is away, not an error page."""
+"""Request middleware of the ground floor.
+
+- ``TrustedProxyMiddleware``: who the client is behind our reverse proxy.
+- ``ServiceUnavailableMiddleware``: a page that says what is wrong when Redis (the
+  task queue) is away, not an error page.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import kombu.exceptions
 import redis
 from django.shortcuts import render
 
+from tenancy.proxies import client_address_of
+
 log = logging.getLogger(__name__)
 
 # Redis refusing or timing out, directly or through Celery's publisher (kombu).
@@ -16,6 +23,38 @@ UNAVAILABLE_ERRORS = (
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
 )
+
+
+# What only a proxy of ours may tell us; from anyone else these headers are dropped.
+PROXY_HEADERS = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_FORWARDED",
+    "HTTP_X_CLIENT_CERT",
+)
+
+
+class TrustedProxyMiddleware:
+    """Sets ``request.client_address`` (``tenancy.proxies.ClientAddress``); first in MIDDLEWARE.
+
+    From a peer that is not in ``TRUSTED_PROXIES`` the forwarding headers are removed
+    before anything reads them, so nobody can name another client address or claim
+    HTTPS through ``SECURE_PROXY_SSL_HEADER`` by sending them. Login lockouts (axes),
+    API rate limits and the audit trail all read the address through
+    ``tenancy.audit.client_ip``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.client_address = client = client_address_of(request.META)
+        if not client.via_proxy:
+            for header in PROXY_HEADERS:
+                request.META.pop(header, None)
+        return self.get_response(request)
 
 
 class ServiceUnavailableMiddleware:

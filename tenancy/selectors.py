@@ -161,6 +161,7 @@ FIELD_LABELS = {
     "ocpp_version": _("OCPP version"),
     "supports_remote_restart": _("Can be restarted remotely"),
     "ocpp_password": _("OCPP password"),
+    "security_profile": _("Security profile"),
 }
 
 

@@ -197,7 +197,7 @@ def storm(bench: Bench) -> list[Figure]:
     sides = {}
     for side in ("gateway", "bare"):
         reset_state(bench)
-        sides[side] = _storm_side(bench, side, n)
+        sides[side] = storm_side(bench, side, n)
         bench.stop_all()
     ours, bare = sides["gateway"], sides["bare"]
     seconds = ours["recorded_seconds"]
@@ -247,12 +247,14 @@ def storm(bench: Bench) -> list[Figure]:
     ]
 
 
-def _storm_side(bench: Bench, side: str, n: int) -> dict:
+def storm_side(bench: Bench, side: str, n: int, *, tls=None, **loadgen_options) -> dict:
+    """One side of a reconnect storm; with `tls` (benchmarks.tls.BenchPki) over wss://,
+    the load generator's chargers configured by `loadgen_options` (profile, password…)."""
     if side == "gateway":
-        server, url = bench.start_gateway("storm-gateway")
+        server, url = bench.start_gateway("storm-gateway", tls=tls)
     else:
-        server, url = bench.start_bare("storm-bare")
-    (gen,) = bench.start_loadgens(f"storm-loadgen-{side}", url, n)
+        server, url = bench.start_bare("storm-bare", tls=tls)
+    (gen,) = bench.start_loadgens(f"storm-loadgen-{side}", url, n, **loadgen_options)
     gen.ask(f"connect {n}")
     if side == "gateway":
         wait(lambda: recorded((1, n), is_connected=True, last_boot_at__isnull=False) == n, 15)

@@ -92,7 +92,7 @@
     if (matching) {
       params.append("scope", "filter");
       new URLSearchParams(window.location.search).forEach((value, key) => {
-        if (["q", "group", "status"].includes(key)) params.append(key, value);
+        if (["q", "group", "status", "ocpp_status"].includes(key)) params.append(key, value);
       });
     } else {
       selected.forEach((id) => params.append("charger", id));

@@ -1,5 +1,6 @@
 """GET /api/v1/chargers: visible chargers, paged and filtered like the Opladere page."""
 
+from chargers.models import Charger
 from tests.api.conftest import bearer
 from tests.factories import make_charger
 
@@ -75,6 +76,7 @@ def test_each_charger_carries_its_connection_and_state(client, people, fleet):
     assert bravo["state"] == "disconnected"
     assert bravo["wallbox_status"] == 0
     assert bravo["group"]["name"] == "B"
+    assert bravo["security_profile"] == 1
 
 
 def test_the_browser_session_works_too(client, people, fleet):
@@ -118,3 +120,11 @@ def test_api_says_whether_a_charger_has_an_ocpp_password_and_filters_on_it(clien
     }
     open_only = client.get(URL, {"status": "no_password"}, **bearer(people["group_admin"]))
     assert [c["name"] for c in open_only.json()["items"]] == ["Open"]
+
+
+def test_api_says_whether_a_charger_is_simulated(client, people, fleet):
+    Charger.objects.filter(pk=fleet["a"].pk).update(simulated=True)
+    body = client.get(URL, **bearer(people["super_admin"])).json()
+    simulated = {item["id"]: item["simulated"] for item in body["items"]}
+    assert simulated[fleet["a"].pk] is True
+    assert simulated[fleet["a1"].pk] is False and simulated[fleet["b"].pk] is False

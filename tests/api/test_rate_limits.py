@@ -54,10 +54,47 @@ def test_signin_has_its_own_stricter_limit_per_address(client, people, settings)
 
 
 def test_a_forwarded_for_header_does_not_dodge_the_limit(client, people, settings):
+    # From an address that is not one of our proxies (the test client's 127.0.0.1 is one).
     settings.API_RATE_LIMIT_PER_ADDRESS = 1
-    assert client.get(URL, **bearer(people["plain"])).status_code == 200
-    spoofed = client.get(URL, HTTP_X_FORWARDED_FOR="203.0.113.7", **bearer(people["plain"]))
+    outside = {"REMOTE_ADDR": "198.51.100.66", **bearer(people["plain"])}
+    assert client.get(URL, **outside).status_code == 200
+    spoofed = client.get(URL, HTTP_X_FORWARDED_FOR="203.0.113.7", **outside)
     assert spoofed.status_code == 429
+
+
+def test_behind_the_trusted_proxy_each_client_has_its_own_address_limit(client, people, settings):
+    settings.API_RATE_LIMIT_PER_ADDRESS = 1
+    first = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", **bearer(people["plain"])}
+    assert client.get(URL, **first).status_code == 200
+    assert client.get(URL, **first).status_code == 429
+    # Another client through the same proxy is not limited by the first.
+    second = {"HTTP_X_FORWARDED_FOR": "203.0.113.8", **bearer(people["group_admin"])}
+    assert client.get(URL, **second).status_code == 200
+    # An IPv6 client is counted per /64: a new address in it is no way out.
+    v6 = {"HTTP_X_FORWARDED_FOR": "2001:db8:5:6::1", **bearer(people["super_admin"])}
+    assert client.get(URL, **v6).status_code == 200
+    v6["HTTP_X_FORWARDED_FOR"] = "2001:db8:5:6::beef"
+    assert client.get(URL, **v6).status_code == 429
+
+
+def test_every_api_throttle_keys_on_the_resolved_client_address():
+    """ninja's own throttles key on the whole client-supplied X-Forwarded-For: none may be used."""
+    from api.api import api
+    from api.throttling import AddressThrottle, RedisThrottle
+
+    operations = [
+        operation
+        for router in api._get_bound_routers()
+        for view in router.path_operations.values()
+        for operation in view.operations
+    ]
+    names = {operation.view_func.__name__ for operation in operations}
+    assert {"signin", "refresh_token", "charger_list", "restart_create"} <= names
+    for operation in operations:
+        throttles = operation.throttle_objects
+        assert throttles, operation.view_func.__name__
+        assert all(isinstance(t, RedisThrottle) for t in throttles), operation.view_func.__name__
+        assert any(isinstance(t, AddressThrottle) for t in throttles), operation.view_func.__name__
 
 
 def test_without_redis_the_api_still_answers(client, people, settings):

@@ -1,11 +1,20 @@
 """Signing in, refreshing, and the ways a token stops working."""
 
+import datetime
+import threading
 import time
 
 import jwt
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from api import tokens
+from api.models import RefreshToken, TokenFamily
+from api.tasks import prune_refresh_tokens
+from tenancy.models import AuditEvent
 from tests.api.conftest import basic, bearer
 
 SIGNIN = "/users/signin"
@@ -118,3 +127,163 @@ def test_a_token_signed_with_another_key_or_tampered_is_refused(client, people):
     unsigned = jwt.encode(claims, None, algorithm="none")
     for token in (forged, unsigned, good[:-2] + "xx", "garbage"):
         assert client.get(GROUPS, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+# -- rotation: each refresh token works once; a second use revokes its sign-in -----------------
+
+
+def refresh(client, refresh_token, **extra):
+    return client.get(REFRESH, HTTP_AUTHORIZATION=f"Bearer {refresh_token}", **extra)
+
+
+def works(client, access_token) -> bool:
+    return client.get(GROUPS, HTTP_AUTHORIZATION=f"Bearer {access_token}").status_code == 200
+
+
+def test_refreshing_returns_a_new_pair_and_retires_the_old_refresh_token(client, people):
+    first = signin(client).json()["data"]["attributes"]
+    second = refresh(client, first["refresh_token"]).json()["data"]["attributes"]
+    assert second["refresh_token"] != first["refresh_token"]
+    assert works(client, second["token"])
+    third = refresh(client, second["refresh_token"])
+    assert third.status_code == 200  # the successor works, once
+    row = RefreshToken.objects.get(
+        jti=jwt.decode(first["refresh_token"], options={"verify_signature": False})["jti"]
+    )
+    assert row.used_at is not None
+
+
+def test_a_retired_refresh_token_used_again_revokes_the_whole_family(client, people, caplog):
+    first = signin(client).json()["data"]["attributes"]
+    second = refresh(client, first["refresh_token"]).json()["data"]["attributes"]
+
+    stolen = refresh(client, first["refresh_token"], HTTP_X_FORWARDED_FOR="203.0.113.66")
+    assert stolen.status_code == 401
+    assert stolen.json()["code"] == "refresh_token_reused"
+    assert "token" not in stolen.json()
+    # Everything of that sign-in is dead: old and new, access and refresh.
+    for access in (first["token"], second["token"]):
+        assert not works(client, access)
+    assert refresh(client, second["refresh_token"]).status_code == 401
+    event = AuditEvent.objects.get(action="api.refresh_token_reused")
+    assert event.actor == people["group_admin"] and event.ip_address == "203.0.113.66"
+    logged = [r.getMessage() for r in caplog.records if "refresh token reused" in r.getMessage()]
+    assert len(logged) == 1
+    for secret in (first["refresh_token"], second["refresh_token"], first["token"]):
+        assert secret not in caplog.text
+    # Replaying it again answers the same, and is not recorded twice.
+    assert refresh(client, first["refresh_token"]).json()["code"] == "refresh_token_reused"
+    assert AuditEvent.objects.filter(action="api.refresh_token_reused").count() == 1
+
+
+def test_access_tokens_of_a_revoked_family_are_refused_at_once(client, people):
+    pair = tokens.issue_pair(people["group_admin"])
+    assert works(client, pair.token)
+    TokenFamily.objects.update(revoked_at=timezone.now(), revoked_reason="reuse")
+    assert not works(client, pair.token)  # long before its 15 minutes are up
+
+
+def test_two_refreshes_racing_with_one_token_never_leave_two_live_successors(
+    transactional_db, people
+):
+    pair = tokens.issue_pair(people["group_admin"])
+    answers = []
+    barrier = threading.Barrier(2)
+
+    def race():
+        barrier.wait()
+        answers.append(Client().get(REFRESH, HTTP_AUTHORIZATION=f"Bearer {pair.refresh_token}"))
+        connection.close()
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # One wins the token; the other is its second use, which revokes the family, so the
+    # winner's successor is dead too: never two live successors, not even one.
+    assert sorted(a.status_code for a in answers) == [200, 401]
+    (won,) = [a.json()["data"]["attributes"] for a in answers if a.status_code == 200]
+    assert refresh(Client(), won["refresh_token"]).status_code == 401
+    assert not works(Client(), won["token"])
+    assert TokenFamily.objects.get().revoked_reason == "reuse"
+
+
+def test_another_sign_in_is_a_separate_family_untouched_by_a_reuse(client, people):
+    phone = signin(client).json()["data"]["attributes"]
+    laptop = signin(client).json()["data"]["attributes"]
+    refresh(client, phone["refresh_token"])
+    assert refresh(client, phone["refresh_token"]).status_code == 401  # reuse: phone's family
+    assert works(client, laptop["token"])
+    assert refresh(client, laptop["refresh_token"]).status_code == 200
+
+
+def test_a_refresh_token_from_before_rotation_is_accepted_once_then_counts_as_reused(
+    client, people
+):
+    user = people["group_admin"]
+    now = int(time.time())
+    claims = {
+        "iss": tokens.ISSUER,
+        "sub": str(user.pk),
+        "typ": tokens.REFRESH,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": "0123456789abcdef0123456789abcdef",
+        "pwd": tokens._password_binding(user),
+    }  # what the portal issued before rotation: no family
+    old = jwt.encode(claims, tokens._signing_key(), algorithm=tokens.ALGORITHM)
+    first = refresh(client, old)
+    assert first.status_code == 200
+    adopted = first.json()["data"]["attributes"]
+    assert works(client, adopted["token"])
+    again = refresh(client, old)
+    assert again.status_code == 401 and again.json()["code"] == "refresh_token_reused"
+    assert not works(client, adopted["token"])
+
+
+def test_a_family_ends_at_its_absolute_lifetime(client, people, settings):
+    settings.API_REFRESH_FAMILY_TTL = 2 * 3600
+    start = time.time() - 2 * 3600 + 60  # signed in almost two hours ago
+    pair = tokens.issue_pair(people["group_admin"], now=start)
+    # The refresh token never outlives its family, whatever API_REFRESH_TOKEN_TTL says.
+    assert pair.refresh_token_ttl == int(start + 2 * 3600) * 1000
+    newer = refresh(client, pair.refresh_token).json()["data"]["attributes"]
+    assert newer["refresh_token_ttl"] == pair.refresh_token_ttl
+    family = TokenFamily.objects.get()
+    family.expires_at = timezone.now() - datetime.timedelta(seconds=1)
+    family.save()  # the family's end has come (its tokens' exp would say the same)
+    ended = refresh(client, newer["refresh_token"])
+    assert ended.status_code == 401 and ended.json()["code"] == "refresh_token_revoked"
+
+
+def test_a_bearer_call_costs_no_extra_query(client, people, django_assert_num_queries):
+    user = people["group_admin"]
+    legacy_claims = {
+        "iss": tokens.ISSUER,
+        "sub": str(user.pk),
+        "typ": tokens.ACCESS,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+        "jti": "f" * 32,
+        "pwd": tokens._password_binding(user),
+    }
+    legacy = jwt.encode(legacy_claims, tokens._signing_key(), algorithm=tokens.ALGORITHM)
+    rotated = tokens.issue_pair(user).token
+    # The family check replaces the user query: the same count as a token without one.
+    with CaptureQueriesContext(connection) as before:
+        assert works(client, legacy)
+    with django_assert_num_queries(len(before.captured_queries)):
+        assert works(client, rotated)
+
+
+def test_expired_refresh_rows_are_pruned(people):
+    user = people["group_admin"]
+    long_ago = time.time() - 40 * 24 * 3600
+    tokens.issue_pair(user, now=long_ago)  # a family and token that ended long ago
+    live = tokens.issue_pair(user)
+    prune_refresh_tokens()
+    assert list(RefreshToken.objects.values_list("jti", flat=True)) == [
+        jwt.decode(live.refresh_token, options={"verify_signature": False})["jti"]
+    ]
+    assert TokenFamily.objects.count() == 1

@@ -21,10 +21,11 @@ FIGURE_KEYS = {"name", "unit", "value", "bare", "ratio", "target", "met", "scena
 EXPECTED = {
     "fleet": 3,  # connections held, memory per connection, message throughput
     "storm": 2,  # all back and booted, handshakes refused
+    "tls_storm": 3,  # profile 2 and profile 3 storms over TLS, TLS CPU per connection
     "restart": 2,  # CallResults recorded, jobs done
     "pages": 8,  # median time and query count for each of four requests
 }
-WITH_BARE = {"fleet", "storm", "restart"}
+WITH_BARE = {"fleet", "storm", "tls_storm", "restart"}
 
 
 def _bench_database_url() -> str:
@@ -71,5 +72,5 @@ def test_bench_runs_every_scenario_and_writes_its_figures(tmp_path):
     assert {k: len(v) for k, v in by_scenario.items()} == EXPECTED
     for scenario in WITH_BARE:
         assert any(row["bare"] is not None for row in by_scenario[scenario]), scenario
-    for scenario in ("fleet", "storm", "restart"):
+    for scenario in ("fleet", "storm", "tls_storm", "restart"):
         assert any("cpu_seconds" in row["detail"] for row in by_scenario[scenario]), scenario

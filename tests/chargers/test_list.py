@@ -159,3 +159,23 @@ def test_the_without_password_filter_lists_only_chargers_without_one(client, fle
     assert protected.name not in listed
     assert fleet.ready[1].name in listed and fleet.offline.name in listed
     assert fleet.foreign.name not in listed  # still only your own groups
+
+
+def test_rows_and_charger_page_say_simulated(client, fleet):
+    demo, real = fleet.ready[0], fleet.ready[1]
+    Charger.objects.filter(pk=demo.pk).update(simulated=True)
+    client.force_login(fleet.admin)
+    body = client.get("/chargers/").content.decode()
+    row_of = {
+        int(pk): row for pk, row in re.findall(r'<tr data-charger-id="(\d+)"(.*?)</tr>', body, re.S)
+    }
+    assert "Simuleret" in row_of[demo.pk]
+    assert "Simuleret" not in row_of[real.pk]
+
+    page = client.get(f"/chargers/{demo.pk}/").content.decode()
+    assert re.search(
+        r"<h1>[^<]*<span class=\"badge sim\" data-simulated>Simuleret</span></h1>", page
+    )
+    assert "spillet af demo-simulatoren" in page
+    real_page = client.get(f"/chargers/{real.pk}/").content.decode()
+    assert "data-simulated" not in real_page and "en rigtig lader" in real_page

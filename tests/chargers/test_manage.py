@@ -275,3 +275,68 @@ def test_the_flyt_dialog_takes_all_chargers_matching_the_filter(client, tree, ad
     assert "Disse opladere flyttes (2):" in window
     assert "Havn 1" in window and "Havn 2" in window
     assert "Andet" not in window and "Havn fremmed" not in window
+
+
+def test_security_profile_is_set_on_create_and_edit_and_audited(client, tree, admin, settings):
+    settings.OCPP_DEFAULT_SECURITY_PROFILE = 2
+    client.force_login(admin)
+    page = client.get(f"/chargers/add/?group={tree['a'].pk}").content.decode()
+    assert "Sikkerhedsprofil" in page
+    assert re.search(r'<option value="2" selected>Profil 2: TLS og adgangskode</option>', page)
+    response = add(client, tree["a"], security_profile="3")
+    assert response.status_code == 302
+    charger = Charger.objects.get(charge_point_id="NEW-001")
+    assert charger.security_profile == 3
+    assert AuditEvent.objects.get(action="charger.create").after["security_profile"] == 3
+    detail = client.get(f"/chargers/{charger.pk}/").content.decode()
+    assert "Profil 3: TLS og klientcertifikat" in detail
+    # A post without the field (a script of before) keeps what the charger has.
+    edit = {"name": "N", "ocpp_version": "1.6", "group": tree["a"].pk, "password": "keep"}
+    assert client.post(f"/chargers/{charger.pk}/edit/", edit).status_code == 302
+    charger.refresh_from_db()
+    assert charger.security_profile == 3
+    assert (
+        client.post(f"/chargers/{charger.pk}/edit/", edit | {"security_profile": "1"}).status_code
+        == 302
+    )
+    charger.refresh_from_db()
+    assert charger.security_profile == 1
+
+
+def test_profile_2_needs_an_ocpp_password(client, tree, admin):
+    client.force_login(admin)
+    response = add(client, tree["a"], security_profile="2")
+    assert response.status_code == 200
+    assert "Profil 2 kræver en OCPP-adgangskode" in response.content.decode()
+    assert not Charger.objects.filter(charge_point_id="NEW-001").exists()
+    assert add(client, tree["a"], security_profile="2", authentication="generate").status_code == 200
+    charger = Charger.objects.get(charge_point_id="NEW-001")
+    assert charger.security_profile == 2 and charger.requires_password
+    # Its password cannot be removed while it is profile 2, and nothing else changes.
+    edit = {
+        "name": "Renamed",
+        "ocpp_version": "1.6",
+        "group": tree["a"].pk,
+        "security_profile": "2",
+    }
+    refused = client.post(f"/chargers/{charger.pk}/edit/", edit | {"password": "remove"})
+    assert refused.status_code == 200
+    assert "Profil 2 kræver en OCPP-adgangskode" in refused.content.decode()
+    charger.refresh_from_db()
+    assert charger.requires_password and charger.name != "Renamed"
+    # Profile 3 keeps the password it has; lowering back to 2 then just works.
+    manage_services.charger_update(actor=admin, charger=charger, security_profile=3)
+    manage_services.charger_update(actor=admin, charger=charger, security_profile=2)
+    charger.refresh_from_db()
+    assert charger.security_profile == 2 and charger.requires_password
+    passwordless = make_charger(tree["a"])
+    with pytest.raises(ValidationError):
+        manage_services.charger_update(actor=admin, charger=passwordless, security_profile=2)
+
+
+def test_lowering_a_profile_is_audited_with_before_and_after(tree, admin):
+    charger = make_charger(tree["a"], password="a-long-ocpp-password", security_profile=3)
+    manage_services.charger_update(actor=admin, charger=charger, security_profile=1, ip="10.1.2.3")
+    event = AuditEvent.objects.get(action="charger.update")
+    assert (event.before["security_profile"], event.after["security_profile"]) == (3, 1)
+    assert event.ip_address == "10.1.2.3" and event.actor == admin

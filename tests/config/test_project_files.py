@@ -1,5 +1,6 @@
 """docker-compose.yml is valid and only runs commands this project has."""
 
+import ipaddress
 import shlex
 from pathlib import Path
 
@@ -50,10 +51,36 @@ def test_compose_runs_the_gateway_and_an_optional_simulated_fleet():
     assert gateway[:3] == ["python", "manage.py", "run_gateway"]
     assert gateway[gateway.index("--host") + 1] == "0.0.0.0"
     port = gateway[gateway.index("--port") + 1]
-    assert any(str(p).endswith(f":{port}") for p in services["gateway"]["ports"])
+    # Chargers reach it through the proxy, which publishes the same port.
+    assert any(str(p).endswith(f":{port}") for p in services["proxy"]["ports"])
+    assert f"server gateway:{port};" in (ROOT / "deploy" / "nginx.conf").read_text()
     assert "profiles" not in services["gateway"]
 
     simulator = shlex.split(services["simulator"]["command"])
     assert simulator[:4] == ["python", "manage.py", "simulate_chargers", "--from-db"]
     assert simulator[simulator.index("--url") + 1] == f"ws://gateway:{port}/ocpp"
     assert services["simulator"]["profiles"], "the simulator only runs when asked for"
+
+
+def test_compose_trusts_exactly_its_proxy_and_publishes_only_the_proxy():
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = data["services"]
+    proxy_address = services["proxy"]["networks"]["default"]["ipv4_address"]
+    subnet = data["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(proxy_address) in ipaddress.ip_network(subnet)
+    # Only the proxy is reachable from outside: a published web or gateway port would let
+    # a client around it, and its address is the only one whose headers are believed.
+    assert [name for name, service in services.items() if service.get("ports")] == ["proxy"]
+    for name in ("web", "worker", "beat", "gateway", "simulator"):
+        assert services[name]["environment"]["TRUSTED_PROXIES"] == proxy_address, name
+    assert services["gateway"]["environment"]["OCPP_PROXY_TERMINATES_TLS"] == "1"
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    # Every forwarded header is set (a client's own is replaced), never appended to.
+    assert "$proxy_add_x_forwarded_for" not in conf
+    assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == 4
+    assert conf.count("proxy_set_header X-Client-Cert") == 4
+    assert "proxy_set_header X-Client-Cert $ssl_client_escaped_cert;" in conf
+    assert "ssl_verify_client optional;" in conf and "ssl_crl /etc/nginx/tls/crl.pem;" in conf
+    mounts = services["proxy"]["volumes"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
+    assert "./deploy/tls:/etc/nginx/tls:ro" in mounts

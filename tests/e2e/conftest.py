@@ -25,11 +25,11 @@ import redis
 from django.conf import settings
 from django.db import connection, connections
 
+from scripts.prereqs import BROWSER_LINE, PLAYWRIGHT, find_chromium
 from tests.helpers import ROOT, free_port, spawn, stop, wait_for, wait_for_port
 
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -151,7 +151,7 @@ def stack(live_server, transactional_db, tmp_path):
 
 @pytest.fixture
 def make_fleet_online(stack):
-    """Start simulated chargers for the chargers in the database; wait until they are online.
+    """Simulate the chargers the test put in the database; wait until they are online.
 
     exclude: charge point ids that stay offline; behaviours: {id: "reject"|…} (see
     ocpp_gateway/simulator.py). Returns the simulator process.
@@ -161,10 +161,15 @@ def make_fleet_online(stack):
     started = []
 
     def start(*, exclude=(), behaviours=None, reboot_seconds=4.0, password=None):
+        # The chargers the test made are not demo chargers: named, they are played.
+        ids = Charger.objects.exclude(charge_point_id__in=list(exclude)).values_list(
+            "charge_point_id", flat=True
+        )
         args = [
             "manage.py",
             "simulate_chargers",
-            "--from-db",
+            "--id",
+            ",".join(sorted(ids)),
             "--url",
             stack.ocpp_url,
             "--reboot-seconds",
@@ -172,8 +177,6 @@ def make_fleet_online(stack):
             "--seed",
             "5",
         ]
-        if exclude:
-            args += ["--exclude", ",".join(exclude)]
         if password:  # for the chargers that require one
             args += ["--password", password]
         for cp_id, kind in (behaviours or {}).items():
@@ -202,13 +205,20 @@ def browser(monkeypatch):
     """Chromium for one test (Playwright's loop must not outlive the test, see below)."""
     from playwright.sync_api import sync_playwright
 
+    # The same finder `make test` used to install one (scripts/prereqs.py): a direct
+    # pytest run without a browser fails here with the fix, it never skips silently.
+    found = find_chromium()
+    if found is None:
+        pytest.fail(BROWSER_LINE, pytrace=False)
     # Playwright's sync API keeps an event loop running in this thread while it is
     # open; the test's own ORM calls are still plain synchronous ones, so Django may
     # allow them for this test (and never for the stack's processes, see _stack_env).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=None if found == PLAYWRIGHT else found,
+            args=CHROMIUM_ARGS,
+            headless=True,
         )
         yield chromium
         chromium.close()

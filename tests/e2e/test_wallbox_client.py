@@ -3,10 +3,13 @@ status, restart a connected simulated charger and see its job reach `done` once 
 charger has booted again. Web (live server), worker, gateway and simulator are real
 processes on loopback (tests/e2e/conftest.py)."""
 
+import time
+
 import pytest
 import requests
 from wallbox import Statuses, Wallbox
 
+from api.models import RefreshToken, TokenFamily
 from chargers.models import Charger
 from restarts.models import RestartJob
 from tenancy.models import Membership
@@ -120,3 +123,71 @@ def test_an_expired_token_is_refused_and_the_client_refreshes_it(stack, world, s
     wallbox.authenticate()  # its token has expired, its refresh token has not: it refreshes
     assert wallbox.jwtToken != first_token
     assert wallbox.getChargersList() == [world["charger"].pk]
+
+
+def _expired(wallbox, field="jwtTokenTtl") -> bool:
+    """The client's own view: it refreshes (or signs in) once its copy of the ttl has passed."""
+    return time.time() * 1000 > getattr(wallbox, field) + 1000
+
+
+def test_the_wallbox_client_keeps_working_across_several_rotations(stack, world, settings):
+    settings.API_TOKEN_TTL = 1
+    wallbox = client_for(stack, "api-admin")
+    wallbox.authenticate()
+    seen = {wallbox.jwtRefreshToken}
+    for _ in range(3):
+        wait_for(lambda: _expired(wallbox), timeout=10, interval=0.25, message="token expiry")
+        wallbox.authenticate()  # refreshes, and keeps the rotated refresh token it is given
+        assert wallbox.jwtRefreshToken not in seen
+        seen.add(wallbox.jwtRefreshToken)
+        assert wallbox.getChargersList() == [world["charger"].pk]
+    assert TokenFamily.objects.count() == 1  # one sign-in, rotated three times
+    assert RefreshToken.objects.filter(used_at__isnull=False).count() == 3
+
+
+def test_a_replayed_refresh_token_logs_the_wallbox_client_out(stack, world, settings):
+    settings.API_TOKEN_TTL = 1
+    wallbox = client_for(stack, "api-admin")
+    wallbox.authenticate()
+    stolen = wallbox.jwtRefreshToken
+    wait_for(lambda: _expired(wallbox), timeout=10, interval=0.25, message="token expiry")
+    wallbox.authenticate()  # the client rotates: `stolen` is retired
+
+    replay = requests.get(
+        stack.url("/users/refresh-token"),
+        headers={"Authorization": f"Bearer {stolen}", "Partner": "wallbox"},
+        timeout=20,
+    )
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "refresh_token_reused"
+
+    # The thief has nothing, and neither has the client: its sign-in was revoked.
+    with pytest.raises(requests.HTTPError) as refused:
+        wallbox.getChargersList()
+    assert refused.value.response.status_code == 401
+    wait_for(lambda: _expired(wallbox), timeout=10, interval=0.25, message="token expiry")
+    with pytest.raises(requests.HTTPError) as logged_out:
+        wallbox.authenticate()
+    assert logged_out.value.response.status_code == 401
+    # Signing in again (what a user of the client does) starts afresh.
+    fresh = client_for(stack, "api-admin")
+    fresh.authenticate()
+    assert fresh.getChargersList() == [world["charger"].pk]
+
+
+def test_the_wallbox_client_signs_in_again_when_its_family_ends(stack, world, settings):
+    settings.API_TOKEN_TTL = 1
+    settings.API_REFRESH_FAMILY_TTL = 3
+    wallbox = client_for(stack, "api-admin")
+    wallbox.authenticate()
+    # Its refresh token ends with the family, and the client knows it from the ttl.
+    assert wallbox.jwtRefreshTokenTtl <= (time.time() + 4) * 1000
+    wait_for(
+        lambda: _expired(wallbox, "jwtRefreshTokenTtl"),
+        timeout=15,
+        interval=0.25,
+        message="the family's end",
+    )
+    wallbox.authenticate()  # with its password, as it does when its refresh token has expired
+    assert wallbox.getChargersList() == [world["charger"].pk]
+    assert TokenFamily.objects.count() == 2

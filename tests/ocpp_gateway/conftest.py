@@ -126,6 +126,14 @@ def gateway(make_gateway):
     return make_gateway()
 
 
+@pytest.fixture
+def pki(tmp_path):
+    """A CA, another CA, gateway chains (ECDSA and RSA) and a CRL: tests/ocpp_gateway/pki.py."""
+    from tests.ocpp_gateway.pki import make_pki
+
+    return make_pki(tmp_path / "pki")
+
+
 def ws_url(gateway_or_port, charge_point_id: str = "") -> str:
     port = gateway_or_port if isinstance(gateway_or_port, int) else gateway_or_port.port
     base = f"ws://127.0.0.1:{port}/ocpp"
@@ -198,14 +206,15 @@ class Client201(v201.ChargePoint):
         return result201.TriggerMessage(status="Accepted")
 
 
-async def open_client(url, charge_point_id, version="1.6", headers=None):
-    """Connect `ocpp`'s ChargePoint; returns (cp, websocket, reader task)."""
+async def open_client(url, charge_point_id, version="1.6", headers=None, ssl=None):
+    """Connect `ocpp`'s ChargePoint; returns (cp, websocket, reader task). `ssl`: for wss://."""
     subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
     websocket = await connect(
         f"{url}/{charge_point_id}",
         subprotocols=[subprotocol],
         additional_headers=headers or {},
         compression=None,
+        ssl=ssl,
     )
     cls = Client16 if version == "1.6" else Client201
     cp = cls(charge_point_id, websocket, response_timeout=10)

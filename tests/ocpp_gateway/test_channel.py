@@ -29,6 +29,9 @@ def test_a_call_request_keeps_the_keys_every_gateway_version_reads():
     evict = channel.Evict("CP-1", "tok").encode()
     assert json.loads(evict) == {"kind": "evict", "cp": "CP-1", "token": "tok"}
     assert channel.decode_request(evict) == channel.Evict("CP-1", "tok")
+    weaker = channel.CloseWeaker("CP-1", 3).encode()
+    assert json.loads(weaker) == {"kind": "close_weaker", "cp": "CP-1", "profile": 3}
+    assert channel.decode_request(weaker) == channel.CloseWeaker("CP-1", 3)
 
 
 @pytest.mark.parametrize(

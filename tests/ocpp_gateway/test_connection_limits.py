@@ -10,7 +10,9 @@ from ocpp.v16 import call as call16
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.factories import make_charger
+from chargers.models import Charger
+from ocpp_gateway.simulator import Fleet, SimulatedCharger
+from tests.factories import make_charger, make_group
 from tests.helpers import wait_for
 from tests.ocpp_gateway.conftest import basic_auth, open_client, ws_url
 
@@ -136,3 +138,57 @@ def test_an_untrusted_peer_cannot_escape_the_limit_with_x_forwarded_for(make_gat
         for n, cp_id in enumerate(ids)
     ]
     assert kinds == ["open", "open", "refused"]
+
+
+def test_a_trusted_proxy_given_as_a_network_is_trusted(make_gateway, runner):
+    gateway = make_gateway(max_connections_per_ip=1, trusted_proxies=("127.0.0.0/8",))
+    ids = [make_charger(is_connected=False).charge_point_id for _ in range(4)]
+    site = {"X-Forwarded-For": "198.51.100.7"}
+    kinds = [try_open(runner, ws_url(gateway, cp_id), site)[0] for cp_id in ids[:2]]
+    assert kinds == ["open", "refused"]  # counted per forwarded address
+    # 127.0.0.2 is inside the network: its own connections are a proxy's, not limited.
+    kinds = [try_open(runner, ws_url(gateway, cp_id), source="127.0.0.2")[0] for cp_id in ids[2:]]
+    assert kinds == ["open", "open"]
+
+
+NATED_SITE = 1000  # ten times the old default cap of 100
+
+
+def test_the_default_limit_admits_a_nated_site_of_a_thousand_chargers(make_gateway, runner):
+    # Trusted proxies off, so every simulated charger on 127.0.0.1 counts as one address.
+    gateway = make_gateway(trusted_proxies=())
+    group = make_group()
+    chargers = Charger.objects.bulk_create(
+        Charger(charge_point_id=f"NAT-{n:04d}", name=f"NAT {n}", group=group)
+        for n in range(NATED_SITE)
+    )
+    fleet = Fleet(
+        [
+            SimulatedCharger(c.charge_point_id, ws_url(gateway), heartbeat_seconds=60)
+            for c in chargers
+        ]
+    )
+    running = runner.submit(fleet.run())
+    try:
+        wait_for(
+            lambda: Charger.objects.filter(group=group, is_connected=True).count() == NATED_SITE,
+            timeout=120,
+            message=f"all {NATED_SITE} chargers behind one address connected",
+        )
+        assert runner.call(lambda: gateway.handshake.clients["127.0.0.1"]) == NATED_SITE
+    finally:
+        runner.call(fleet.stop)
+        running.result(60)
+
+
+def test_ipv6_addresses_of_one_64_are_counted_together(make_gateway, runner):
+    gateway = make_gateway(max_connections_per_ip=2, trusted_proxies=("127.0.0.1",))
+    ids = [make_charger(is_connected=False).charge_point_id for _ in range(4)]
+
+    def via(address, cp_id):
+        return try_open(runner, ws_url(gateway, cp_id), {"X-Forwarded-For": address})[0]
+
+    assert via("2001:db8:1:2::1", ids[0]) == "open"
+    assert via("2001:db8:1:2::2", ids[1]) == "open"
+    assert via("2001:db8:1:2:ffff::3", ids[2]) == "refused"  # same /64, a new address
+    assert via("2001:db8:1:3::1", ids[3]) == "open"  # the next /64 is another site

@@ -118,8 +118,12 @@ PUBLIC = {"login", "set_language", "healthz", "home", "groups:invitation"}
 # The API's schema and docs page; signin and refresh check the credentials they are
 # sent (tests/api/test_tokens.py); api-root is ninja's "/" (shadowed by "home").
 PUBLIC |= {"api:openapi-json", "api:openapi-view", "api:api-root"}
+# Prometheus has no login: /metrics is limited by address instead (METRICS_ALLOWED_IPS,
+# tests/config/test_metrics.py); the test client's 127.0.0.1 is on the default list.
+PUBLIC |= {"metrics"}
 PUBLIC |= {"api:signin", "api:refresh_token"}
-# Namespaces covered elsewhere: the admin site has its own permission tests.
+# Namespaces covered elsewhere: the admin site (superusers only) is tried page by page,
+# every registered model, in tests/tenancy/test_admin.py.
 SKIP_NAMESPACES = {"admin"}
 
 
