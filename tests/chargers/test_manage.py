@@ -309,7 +309,8 @@ def test_profile_2_needs_an_ocpp_password(client, tree, admin):
     assert response.status_code == 200
     assert "Profil 2 kræver en OCPP-adgangskode" in response.content.decode()
     assert not Charger.objects.filter(charge_point_id="NEW-001").exists()
-    assert add(client, tree["a"], security_profile="2", authentication="generate").status_code == 200
+    made = add(client, tree["a"], security_profile="2", authentication="generate")
+    assert made.status_code == 200
     charger = Charger.objects.get(charge_point_id="NEW-001")
     assert charger.security_profile == 2 and charger.requires_password
     # Its password cannot be removed while it is profile 2, and nothing else changes.
