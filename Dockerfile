@@ -16,7 +16,7 @@ COPY static static
 COPY locale locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
-    && SECRET_KEY=build DEBUG=0 python manage.py compilemessages -v0 \
-    && SECRET_KEY=build DEBUG=0 python manage.py collectstatic --noinput -v0
+    && SECRET_KEY=build OCPP_PASSWORD_KEY=build DEBUG=0 python manage.py compilemessages -v0 \
+    && SECRET_KEY=build OCPP_PASSWORD_KEY=build DEBUG=0 python manage.py collectstatic --noinput -v0
 RUN useradd --system portal
 USER portal

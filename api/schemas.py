@@ -138,6 +138,9 @@ class ChargerOut(Schema):
     firmware_version: str
     ocpp_version: str
     supports_remote_restart: bool
+    ocpp_password: bool = Field(
+        description="Whether the charger must present its OCPP password (Basic auth)."
+    )
     simulated: bool = Field(
         description="A demo charger seed_demo made, played by the demo simulator."
     )

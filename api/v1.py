@@ -44,7 +44,8 @@ class ChargerFilters(Schema):
         None, ge=1, description="A group id: its chargers and its sub-groups'."
     )
     status: Literal[("",) + tuple(status_filters())] = Field(  # type: ignore[valid-type]
-        "", description="connected, disconnected, charging, restarting or faulted."
+        "",
+        description="connected, disconnected, charging, restarting, faulted or no_password.",
     )
     ocpp_status: Literal[("",) + tuple(OCPP_STATUSES)] = Field(  # type: ignore[valid-type]
         "", description="The raw OCPP status the charger last reported, e.g. Faulted."
@@ -70,6 +71,7 @@ def _charger_out(charger) -> dict:
         "firmware_version": charger.firmware_version,
         "ocpp_version": charger.ocpp_version,
         "supports_remote_restart": charger.supports_remote_restart,
+        "ocpp_password": bool(charger.password_hash),
         "simulated": charger.simulated,
         "security_profile": charger.security_profile,
         "connected": charger.is_connected,

@@ -51,6 +51,7 @@ class Bench:
             "REDIS_URL": self.redis_url,
             "DEBUG": "0",
             "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+            "OCPP_PASSWORD_KEY": os.environ.get("OCPP_PASSWORD_KEY") or secrets.token_urlsafe(48),
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "BEHIND_TLS_PROXY": "0",

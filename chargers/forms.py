@@ -10,6 +10,10 @@ from chargers.models import Charger
 from tenancy import access
 from tenancy.forms import GroupChoiceField
 
+NO_PASSWORD_WARNING = _(
+    "No password: anyone who knows the charge point id can connect as this charger"
+)
+
 
 class _ChargerFields(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
@@ -52,10 +56,14 @@ class ChargerCreateForm(_ChargerFields):
         max_length=64,
         help_text=_("The identity the charger uses in its websocket URL."),
     )
-    with_password = forms.BooleanField(
-        label=_("Require an OCPP password"),
-        required=False,
-        help_text=_("The portal makes one and shows it once; only its hash is kept."),
+    authentication = forms.ChoiceField(
+        label=_("OCPP password"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("generate", _("Generate an OCPP password (recommended): shown once")),
+            ("none", NO_PASSWORD_WARNING),
+        ],
+        initial="generate",
     )
     field_order = ["group", "charge_point_id", "name", "model", "ocpp_version"]
 
@@ -71,7 +79,10 @@ class ChargerEditForm(_ChargerFields):
         choices=[
             ("keep", _("Keep as it is")),
             ("new", _("Make a new one (shown once)")),
-            ("remove", _("Remove: the charger connects without a password")),
+            (
+                "remove",
+                _("Remove: anyone who knows the charge point id can connect as this charger"),
+            ),
         ],
         initial="keep",
     )

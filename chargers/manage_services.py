@@ -104,12 +104,14 @@ def charger_create(
     model: str = "",
     ocpp_version: str = Charger.OcppVersion.V16,
     supports_remote_restart: bool = True,
-    with_password: bool = False,
+    with_password: bool = True,
     security_profile: int = Profile.PASSWORD,
     ip: str | None = None,
 ) -> tuple[Charger, str | None]:
-    """Add a charger to `group`. Returns the charger and, if asked for, its new OCPP
-    password: the only time it exists in clear; only its hash is stored."""
+    """Add a charger to `group`. Returns the charger and its new OCPP password: the only
+    time it exists in clear; only its keyed hash is stored. Secure by default: a charger
+    without a password (`with_password=False`) is an explicit choice, recorded as such,
+    since anyone who knows its charge point id can then connect as it."""
     group = _lock_group(group)
     _check_manages(actor, group)
     charge_point_id = (charge_point_id or "").strip()
@@ -153,7 +155,7 @@ def charger_create(
         group=group,
         obj=charger,
         summary=charger.name,
-        after=_state(charger),
+        after=_state(charger) | ({} if with_password else {"no_password_chosen": True}),
     )
     return charger, password
 

@@ -52,7 +52,7 @@ def charger_add(request):
                 model=data["model"],
                 ocpp_version=data["ocpp_version"],
                 supports_remote_restart=data["supports_remote_restart"],
-                with_password=data["with_password"],
+                with_password=data["authentication"] == "generate",
                 security_profile=data["security_profile"] or settings.OCPP_DEFAULT_SECURITY_PROFILE,
                 ip=client_ip(request),
             )

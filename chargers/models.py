@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chargers import credentials
 from tenancy.models import Group
 
 
@@ -102,12 +102,14 @@ class Charger(models.Model):
         return f"{self.name} ({self.charge_point_id})"
 
     def set_ocpp_password(self, raw: str | None) -> None:
-        self.password_hash = make_password(raw) if raw else ""
+        """Store a keyed hash of `raw` (chargers/credentials.py); None or "": no password."""
+        self.password_hash = credentials.make(raw) if raw else ""
 
     def check_ocpp_password(self, raw: str | None) -> bool:
+        """For synchronous callers; the gateway checks on its own terms (handshake.py)."""
         if not self.password_hash:
             return True
-        return bool(raw) and check_password(raw, self.password_hash)
+        return bool(raw) and credentials.check(self.password_hash, raw)
 
     @property
     def requires_password(self) -> bool:

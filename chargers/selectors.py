@@ -28,6 +28,9 @@ OWN_STATUS_FILTERS = {
     "disconnected": StatusFilter(_("Disconnected"), Q(is_connected=False)),
     "charging": StatusFilter(_("Charging"), Q(session_active=True)),
     "faulted": StatusFilter(OCPP_STATUSES[FAULTED].label, Q(last_status=FAULTED)),
+    "no_password": StatusFilter(
+        _("Without OCPP password"), Q(password_hash="", security_profile=1)
+    ),
 }
 
 SORTS = {

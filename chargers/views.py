@@ -73,10 +73,12 @@ def charger_list(request):
 @vary_on_headers("HX-Request")
 def charger_detail(request, pk):
     charger = get_charger_for_user(request.user, pk)
+    manages = manageable_chargers(request.user).filter(pk=charger.pk).exists()
     context = {
         "charger": charger,
         **extensions.detail_context(charger),  # e.g. "jobs" and "poll" from restarts
-        "can_restart": manageable_chargers(request.user).filter(pk=charger.pk).exists(),
+        "can_restart": manages,
+        "can_edit": manages,
     }
     if request.htmx:
         return render(request, "chargers/detail.html#charger_state", context)

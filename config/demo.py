@@ -70,8 +70,9 @@ DEMO_BEHAVIOURS = {
     "NE-KBH-N-009": "charging",
     "NE-AAR-H-009": "no_answer",
 }
-# Chargers that require OCPP Basic auth in the demo (the simulator is given the password).
-DEMO_PASSWORD_PREFIX = "NE-AAR-"
+# Every demo charger requires OCPP Basic auth (the simulator is given the password) but
+# these, which show how the portal warns about a charger without one.
+DEMO_WITHOUT_PASSWORD = ["BL-ODE-009"]
 
 USERS = [
     # username, organisation, group path, role
@@ -139,7 +140,7 @@ def seed(password: str) -> list[tuple[str, str, str]]:
                 # seed's own, in its own group. One of the same id elsewhere is left alone.
                 charger.simulated = True
                 charger.save(update_fields=["simulated"])
-            if created and cp_id.startswith(DEMO_PASSWORD_PREFIX):
+            if created and cp_id not in DEMO_WITHOUT_PASSWORD:
                 charger.set_ocpp_password(ocpp_pw)
                 charger.save(update_fields=["password_hash"])
 

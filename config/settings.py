@@ -1,9 +1,11 @@
 """The one settings module, driven by the environment.
 
 Every knob is an environment variable with a safe development default; with
-DEBUG off the portal refuses to start without a SECRET_KEY.
+DEBUG off the portal refuses to start without a SECRET_KEY or an OCPP_PASSWORD_KEY.
 """
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -331,6 +333,42 @@ OCPP_PLAIN_PORT = envint("OCPP_PLAIN_PORT", 0) or None
 # Behind a proxy that terminates TLS: believe its X-Forwarded-Proto and X-Client-Cert (the
 # charger certificate it verified) from TRUSTED_PROXIES, and from nobody else.
 OCPP_PROXY_TERMINATES_TLS = envbool("OCPP_PROXY_TERMINATES_TLS", "0")
+# The server key of charger passwords (chargers/credentials.py: HMAC-SHA-256, checked in
+# microseconds). A secret of its own, not SECRET_KEY: rotating SECRET_KEY must not lock
+# every charger out. Keep it with the database backups: losing it means new passwords
+# for every charger. Rotate by moving the old key to OCPP_PASSWORD_KEY_FALLBACKS; each
+# charger moves to the new key on its next connect.
+OCPP_PASSWORD_KEY = os.getenv("OCPP_PASSWORD_KEY", "")
+if not OCPP_PASSWORD_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("OCPP_PASSWORD_KEY must be set when DEBUG is off.")
+    OCPP_PASSWORD_KEY = hmac.new(
+        SECRET_KEY.encode(), b"ocpp-password-key", hashlib.sha256
+    ).hexdigest()
+OCPP_PASSWORD_KEY_FALLBACKS = envlist("OCPP_PASSWORD_KEY_FALLBACKS", "")
+# Old (PBKDF2) charger password checks waiting for the gateway's one slow-hash thread
+# at most; more are answered 503 with Retry-After.
+OCPP_LEGACY_HASH_QUEUE = envint("OCPP_LEGACY_HASH_QUEUE", 200)
+# Liveness: a gateway's own thread refreshes its key every OCPP_ALIVE_REFRESH seconds
+# with a TTL of OCPP_GATEWAY_GONE_AFTER; workers call a gateway late (commands wait and
+# are retried) once its key is older than OCPP_ALIVE_GRACE, and gone (its routes are
+# dropped) once the key expired. A gateway whose event loop has not ticked for
+# OCPP_LOOP_STALL_LIMIT seconds gives up its liveness and exits (code 70).
+OCPP_ALIVE_REFRESH = envfloat("OCPP_ALIVE_REFRESH", 1.0)
+OCPP_ALIVE_GRACE = envfloat("OCPP_ALIVE_GRACE", 5)
+OCPP_GATEWAY_GONE_AFTER = envint("OCPP_GATEWAY_GONE_AFTER", 60)
+OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
+# A worker whose requests a live gateway has taken waits this much longer than the
+# call's deadline for the gateway's reply; requests not yet taken are withdrawn.
+OCPP_REPLY_WAIT_MAX = envfloat("OCPP_REPLY_WAIT_MAX", 20)
+# Failed charger logins (unknown id, no or wrong password) counted over this many seconds,
+# per client address and per charge point id; past a limit a handshake is refused 429
+# before any check, unless that (id, address) pair once connected with the right
+# password (remembered OCPP_AUTH_GOOD_PAIR_TTL seconds). 0 turns a limit off.
+OCPP_AUTH_FAILURE_WINDOW = envint("OCPP_AUTH_FAILURE_WINDOW", 300)
+OCPP_AUTH_FAILURES_PER_ADDRESS = envint("OCPP_AUTH_FAILURES_PER_ADDRESS", 30)
+OCPP_AUTH_FAILURES_PER_CHARGER = envint("OCPP_AUTH_FAILURES_PER_CHARGER", 10)
+OCPP_AUTH_GOOD_PAIR_TTL = envint("OCPP_AUTH_GOOD_PAIR_TTL", 7 * 24 * 3600)
 
 # The API (api/): token lifetimes in seconds, rate limits in calls per minute (0 = off).
 API_TOKEN_TTL = envint("API_TOKEN_TTL", 15 * 60)

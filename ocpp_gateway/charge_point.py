@@ -172,6 +172,9 @@ class GatewayChargePointMixin:
         try:
             await self._handle_call(msg)
             self.metrics.message("out", msg.action, "result")
+        except ConnectionClosed:
+            # An ordinary event in a storm: the charger hung up before our answer left.
+            logger.info("%s: socket closed before our answer to %s left", self.id, msg.action)
         except ocpp_exc.OCPPError as error:
             self.metrics.message("out", msg.action, "error")
             logger.warning(

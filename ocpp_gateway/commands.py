@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -56,24 +57,59 @@ def _redis() -> redis.Redis:
         return client
 
 
-def _live_routes(client: redis.Redis, charge_point_ids: list[str]) -> dict[str, registry.Route]:
-    """The routes of those chargers whose gateway is alive: two round trips for any number."""
+ALIVE, LATE, GONE = "alive", "late", "gone"
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    status: str  # ALIVE, LATE or GONE
+    age: float | None = None  # seconds since its last refresh, on Redis's clock
+    life: str = ""
+
+
+def gateway_states(client: redis.Redis, gateway_ids) -> dict[str, GatewayState]:
+    """How each gateway's liveness looks, in one round trip: alive (refreshed within
+    OCPP_ALIVE_GRACE), late (older: busy, maybe starved, not known dead) or gone."""
+    ids = sorted(set(gateway_ids))
+    grace = settings.OCPP_ALIVE_GRACE
+    with client.pipeline(transaction=True) as pipe:
+        for gateway_id in ids:
+            pipe.get(registry.alive_key(gateway_id))
+            pipe.pttl(registry.alive_key(gateway_id))
+        replies = pipe.execute()
+    states = {}
+    for n, gateway_id in enumerate(ids):
+        value = registry.parse_liveness(replies[2 * n])
+        pttl = replies[2 * n + 1]
+        if value is None or pttl == -2:
+            states[gateway_id] = GatewayState(GONE)
+            continue
+        age = 0.0 if pttl < 0 else max(0.0, value["ttl"] - pttl / 1000)
+        status = ALIVE if age <= grace else LATE
+        states[gateway_id] = GatewayState(status, age, str(value.get("life") or ""))
+    return states
+
+
+def _live_routes(
+    client: redis.Redis, charge_point_ids: list[str]
+) -> tuple[dict[str, registry.Route], dict[str, GatewayState]]:
+    """The routes of those chargers whose gateway is not gone (alive or late), and the
+    states of their gateways: two round trips for any number."""
     raw = client.hmget(registry.ROUTES, charge_point_ids)
     routes = dict(zip(charge_point_ids, map(registry.Route.decode, raw), strict=True))
-    gateways = sorted({r.gateway_id for r in routes.values() if r is not None})
-    with client.pipeline(transaction=False) as pipe:
-        for gateway_id in gateways:
-            pipe.exists(registry.alive_key(gateway_id))
-        alive = {g for g, up in zip(gateways, pipe.execute(), strict=True) if up}
-    return {cp: r for cp, r in routes.items() if r is not None and r.gateway_id in alive}
+    states = gateway_states(client, {r.gateway_id for r in routes.values() if r is not None})
+    live = {
+        cp: r for cp, r in routes.items() if r is not None and states[r.gateway_id].status != GONE
+    }
+    return live, states
 
 
 def _live_route(charge_point_id: str) -> registry.Route | None:
-    return _live_routes(_redis(), [charge_point_id]).get(charge_point_id)
+    return _live_routes(_redis(), [charge_point_id])[0].get(charge_point_id)
 
 
 def is_connected(charge_point_id: str) -> bool:
-    """True when a running gateway holds an open socket for this charger."""
+    """True when a running gateway (alive, or late but not gone) holds a socket for it."""
     try:
         return _live_route(charge_point_id) is not None
     except redis.RedisError:
@@ -162,7 +198,7 @@ def send_calls(
         return []
     try:
         client = _redis()
-        routes = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
+        routes, states = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
     except redis.RedisError as exc:
         return [CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")] * len(calls)
 
@@ -171,11 +207,21 @@ def send_calls(
     deadline = time.time() + timeout
     outstanding: dict[str, int] = {}
     per_gateway: dict[str, list[tuple[str, str]]] = {}
+    pushed: dict[str, tuple[str, str]] = {}  # request id -> (gateway id, the request's JSON)
     for i, (cp_id, action, payload) in enumerate(calls):
         route = routes.get(cp_id)
         if route is None:
             results[i] = CallResult(
                 NOT_CONNECTED, detail="the charger is not connected to any gateway"
+            )
+            continue
+        state = states[route.gateway_id]
+        if state.status == LATE:
+            # Busy, not dead: nothing pushed, and safe to try again (never a verdict).
+            results[i] = CallResult(
+                NOT_SENT,
+                detail=f"{channel.GATEWAY_LATE}: gateway {route.gateway_id} last refreshed "
+                f"its liveness {state.age:.0f}s ago",
             )
             continue
         problem = check_route(i, route) if check_route else None
@@ -198,8 +244,14 @@ def send_calls(
             for request_id, _r in requests:
                 i = outstanding.pop(request_id)
                 results[i] = CallResult(outcome, detail=f"command channel unavailable: {exc}")
+            continue
+        pushed.update((request_id, (gateway_id, r)) for request_id, r in requests)
     try:
         _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
+        if outstanding:
+            _withdraw(client, pushed, outstanding, results)
+        if outstanding:
+            _collect_while_alive(client, reply, pushed, outstanding, results)
     except redis.RedisError as exc:
         # The requests were queued: the gateway may have sent them. We cannot know.
         for i in outstanding.values():
@@ -220,6 +272,38 @@ def _before_write(exc: Exception) -> bool:
     return isinstance(exc, redis.ConnectionError) and (
         "connecting to" in text or "writing to socket" in text
     )
+
+
+def _withdraw(client, pushed, outstanding: dict[str, int], results: list) -> None:
+    """Take back the requests no gateway has taken off its list by now (LREM of their
+    exact JSON): certain never to reach a charger, so "not_sent", safe to try again."""
+    waiting = list(outstanding)
+    with client.pipeline(transaction=False) as pipe:
+        for request_id in waiting:
+            gateway_id, encoded = pushed[request_id]
+            pipe.lrem(registry.requests_key(gateway_id), 1, encoded)
+        removed = pipe.execute()
+    for request_id, count in zip(waiting, removed, strict=True):
+        if count:
+            i = outstanding.pop(request_id)
+            results[i] = CallResult(
+                NOT_SENT,
+                detail=f"withdrawn: gateway {pushed[request_id][0]} never took it off its queue",
+            )
+
+
+def _collect_while_alive(client, reply, pushed, outstanding: dict[str, int], results) -> None:
+    """A gateway took these requests: it will reply (an answer, or its own timeout). Wait
+    up to OCPP_REPLY_WAIT_MAX more for that while their gateways are alive (a busy one
+    is; a frozen or dead one soon is not, and what it took stays uncertain)."""
+    until = time.time() + settings.OCPP_REPLY_WAIT_MAX
+    while outstanding and time.time() < until:
+        _collect(client, reply, outstanding, results, min(until, time.time() + 1.0))
+        gateways = {pushed[request_id][0] for request_id in outstanding}
+        if gateways and all(
+            state.status != ALIVE for state in gateway_states(client, gateways).values()
+        ):
+            return
 
 
 def _collect(client, reply: str, outstanding: dict[str, int], results: list, until: float) -> None:

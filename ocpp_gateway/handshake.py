@@ -2,8 +2,15 @@
 
 - ``/ocpp/<charge point id>`` only, an OCPP subprotocol offered, a charge point id the
   database knows, and HTTP Basic auth (user = charge point id) where the charger has a
-  password. Refusals are plain HTTP answers: 400, 401 (with WWW-Authenticate), 404, 503
-  while stopping. ``/healthz`` answers 200 while the gateway serves.
+  password. Refusals are plain HTTP answers: 400, 401, 404 (a path that is no charger
+  URL), 503 while stopping. ``/healthz`` answers 200 while the gateway serves.
+- An unknown charge point id and a wrong (or missing) password get the same answer,
+  after the same work (one lookup, one keyed hash): ``refuse_unauthenticated``, 401 with
+  ``WWW-Authenticate``. The log says which it was; the wire does not, so ids cannot be
+  listed from outside.
+- Failed logins are counted per client address and per charge point id
+  (``auth_throttle.py``); past a limit a handshake is refused 429 before any check,
+  except for an (id, address) pair that once connected with the right password.
 - One client address (an IPv6 one: its /64) holds at most ``max_connections_per_ip``
   sockets, handshakes in flight included (more are refused with 429). The default is
   high (a whole NAT'ed site shares one address): it is a memory backstop, not the
@@ -14,8 +21,12 @@
   3 a client certificate whose CN is its id; a certificate for another id is refused
   whatever the profile. Every such refusal, like a wrong password, is the same 401.
 - Charger passwords never reach a log: the Authorization header is masked in the
-  websockets library's debug log of the handshake. Verified passwords are remembered
-  (as a hash) so a reconnect storm does not redo hundreds of slow hash checks.
+  websockets library's debug log of the handshake.
+- Passwords are keyed hashes (``chargers/credentials.py``) checked on the event loop in
+  microseconds, so a reconnect storm of passworded chargers costs what one without
+  does. A legacy (PBKDF2) string is checked on one dedicated thread, never the default
+  pool the ``ocpp`` library uses, with at most ``legacy_hash_queue`` waiting (more:
+  503 with Retry-After); after a success it is rewritten as a keyed hash.
 """
 
 from __future__ import annotations
@@ -23,19 +34,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import http
 import json
 import logging
-from collections import Counter, OrderedDict
+import random
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import NegotiationError
 
+from chargers import credentials
 from chargers.models import Charger
 from ocpp_gateway.admission import TLS_CERTIFICATE, Refusal, admission, transport_of
+from ocpp_gateway.auth_throttle import AuthThrottle
+from ocpp_gateway.charger_lookup import ChargerLookup, ChargerRecord
 from ocpp_gateway.recorder import Recorder
 from tenancy.proxies import TrustedProxies, limit_key
 
@@ -43,8 +59,6 @@ logger = logging.getLogger("ocpp_gateway")
 
 SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 PATH_PREFIX = "/ocpp/"
-# Charger password hashes checked at the same time (each takes a CPU for a while).
-PASSWORD_CHECKS_AT_ONCE = 4
 
 
 class _MaskCredentials(logging.Filter):
@@ -86,18 +100,15 @@ class CountedConnection(ServerConnection):
                 del counter[address]
 
 
-def _lookup_charger(charge_point_id: str):
-    return (
-        Charger.objects.filter(charge_point_id=charge_point_id)
-        .values_list("pk", "password_hash", "security_profile")
-        .first()
-    )
+def _upgrade_credential(pk: int, old: str, new: str) -> int:
+    """Replace a legacy string by its keyed hash, unless the portal changed it meanwhile."""
+    return Charger.objects.filter(pk=pk, password_hash=old).update(password_hash=new)
 
 
 def refuse_unauthenticated(connection, charge_point_id: str, reason: str):
     """The one answer to a charger that did not prove who it is, whatever the reason
-    (wrong password, a certificate for another id, a downgrade below its profile): the
-    reason goes to the log only."""
+    (unknown id, no or wrong password, a certificate for another id, a downgrade below
+    its profile): the reason goes to the log only."""
     logger.warning("%s: refused, %s", charge_point_id, reason)
     response = connection.respond(
         http.HTTPStatus.UNAUTHORIZED, "Basic auth: user = charge point id\n"
@@ -106,34 +117,15 @@ def refuse_unauthenticated(connection, charge_point_id: str, reason: str):
     return response
 
 
-class _PasswordCache:
-    """Remembers verified (id, stored hash, presented password) triples.
+@dataclass(frozen=True)
+class AuthResult:
+    ok: bool
+    reason: str = ""  # why not: for the log, never for the wire
+    upgrade_to: str = ""  # a keyed hash to store instead of the legacy string verified
 
-    Checking a Django password hash costs a few hundred milliseconds of CPU on purpose;
-    after a mass restart hundreds of chargers reconnect with the same credentials. Keys
-    hold a SHA-256 of the presented password, never the password; a changed stored hash
-    is a different key.
-    """
 
-    def __init__(self, size: int = 10_000):
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
-
-    @staticmethod
-    def key(charge_point_id: str, password_hash: str, raw: str) -> tuple[str, str, str]:
-        return (charge_point_id, password_hash, hashlib.sha256(raw.encode()).hexdigest())
-
-    def get(self, key) -> bool | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key, value: bool) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+class LegacyHashBusy(Exception):
+    """Too many legacy password checks waiting for the one slow-hash thread."""
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -181,6 +173,7 @@ class Handshake:
         trusted_proxies: TrustedProxies | Iterable[str],
         stopping: Callable[[], bool],
         health: Callable[[], dict],
+        legacy_hash_queue: int = 200,
         proxy_terminates_tls: bool = False,
         client_organisation: str = "",
     ):
@@ -193,8 +186,16 @@ class Handshake:
         self.client_organisation = client_organisation
         # Open sockets (and handshakes past our checks) per client address.
         self.clients: Counter[str] = Counter()
-        self._passwords = _PasswordCache()
-        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
+        # Legacy (PBKDF2) strings: one thread of their own, a bounded queue in front.
+        self.legacy_hash_queue = legacy_hash_queue
+        self.legacy_hash_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="ocpp-legacy-hash"
+        )
+        self._legacy_waiting = 0
+        self._upgrades: set[asyncio.Task] = set()
+        self.lookup = ChargerLookup(recorder)
+        # Failed logins per address and per id (set by the gateway once Redis is there).
+        self.throttle: AuthThrottle | None = None
 
     async def process_request(self, connection: ServerConnection, request):
         path = urlsplit(request.path).path
@@ -228,24 +229,51 @@ class Handshake:
                 http.HTTPStatus.BAD_REQUEST,
                 "Offer an OCPP subprotocol: Sec-WebSocket-Protocol: ocpp2.0.1, ocpp1.6\n",
             )
+        address = self._client_address(connection, request)
+        if self.throttle is not None:
+            wait = await self.throttle.refused(charge_point_id, address)
+            if wait is not None:
+                response = connection.respond(
+                    http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed logins; try again later\n"
+                )
+                response.headers["Retry-After"] = str(wait)
+                return response
         try:
-            found = await self.recorder.in_reader(_lookup_charger, charge_point_id)
+            record = await self.lookup.get(charge_point_id)
         except Exception:
             logger.exception("%s: charger lookup failed", charge_point_id)
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
-        if found is None:
-            logger.warning("%s: refused, unknown charge point id", charge_point_id)
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point id\n")
-        pk, password_hash, required = found
-        decided = await self._admit(connection, request, charge_point_id, password_hash, required)
+        if record is None:
+            # The same work and the same answer as a wrong password.
+            auth = await self.check_credentials(
+                charge_point_id, None, request.headers.get("Authorization")
+            )
+            if self.throttle is not None:
+                await self.throttle.failed(charge_point_id, address, auth.reason)
+            return refuse_unauthenticated(connection, charge_point_id, auth.reason)
+        try:
+            decided, auth = await self._admit(connection, request, charge_point_id, record)
+        except LegacyHashBusy:
+            logger.warning("%s: refused for now, too many legacy password checks", charge_point_id)
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Try again later\n")
+            response.headers["Retry-After"] = str(random.randint(5, 15))
+            return response
         if isinstance(decided, Refusal):
+            if auth is not None and not auth.ok and self.throttle is not None:
+                await self.throttle.failed(charge_point_id, address, auth.reason)
             return refuse_unauthenticated(connection, charge_point_id, decided.reason)
+        if auth is not None and auth.ok:
+            if self.throttle is not None:
+                self.throttle.succeeded(charge_point_id, address)
+            if auth.upgrade_to:
+                self._upgrade(charge_point_id, record.pk, record.password_hash, auth.upgrade_to)
         connection.charge_point_id = charge_point_id
-        connection.charger_pk = pk
+        connection.charger_pk = record.pk
         return None
 
-    async def _admit(self, connection, request, charge_point_id, password_hash, required):
-        """The security profile floor and the certificate binding (admission.py)."""
+    async def _admit(self, connection, request, charge_point_id, record: ChargerRecord):
+        """The security profile floor and the certificate binding (admission.py), with
+        the password checked where one is needed: (decision, the password check or None)."""
         transport = transport_of(
             connection,
             request,
@@ -253,30 +281,31 @@ class Handshake:
             proxy_terminates_tls=self.proxy_terminates_tls,
         )
         if isinstance(transport, Refusal):
-            return transport
+            return transport, None
         certificate = transport.certificate
         proven = (
             transport.tls
             and certificate
             and certificate.proves(charge_point_id, self.client_organisation)
         )
-        password_ok = True  # no password stored; or not asked for: a bound certificate, profile 3
-        if password_hash and not proven and required < TLS_CERTIFICATE:
-            password_ok = await self._password_ok(
-                charge_point_id, password_hash, request.headers.get("Authorization")
+        required = record.security_profile
+        auth = None  # no password stored; or not asked for: a bound certificate, profile 3
+        if record.password_hash and not proven and required < TLS_CERTIFICATE:
+            auth = await self.check_credentials(
+                charge_point_id, record, request.headers.get("Authorization")
             )
         decided = admission(
             required=required,
             transport=transport,
             charge_point_id=charge_point_id,
-            password_ok=password_ok,
-            has_password=bool(password_hash),
+            password_ok=auth is None or auth.ok,
+            has_password=bool(record.password_hash),
             organisation=self.client_organisation,
         )
         if not isinstance(decided, Refusal):
             connection.security_profile = decided
             connection.certificate = certificate if proven else None
-        return decided
+        return decided, auth
 
     def _take_client_slot(self, connection, request, charge_point_id: str):
         """Count this handshake against its client address; a 429 answer when over the limit."""
@@ -311,20 +340,62 @@ class Handshake:
             return None  # the proxy itself, local tools and simulators
         return client.address
 
-    async def _password_ok(self, charge_point_id: str, password_hash: str, header) -> bool:
-        credentials = _basic_credentials(header)
-        if credentials is None or credentials[0] != charge_point_id:
-            return False
-        key = self._passwords.key(charge_point_id, password_hash, credentials[1])
-        known = self._passwords.get(key)
-        if known is not None:
-            return known
-        charger = Charger(charge_point_id=charge_point_id, password_hash=password_hash)
-        # A hash check costs real CPU on purpose: a few at a time, so a guesser cannot
-        # fill the thread pool, and only successes are remembered, so guesses cannot
-        # push real chargers' entries out of the cache.
-        async with self._password_checks:
-            ok = await asyncio.to_thread(charger.check_ocpp_password, credentials[1])
-        if ok:
-            self._passwords.put(key, ok)
-        return ok
+    async def check_credentials(
+        self, charge_point_id: str, record: ChargerRecord | None, header
+    ) -> AuthResult:
+        """Check the Basic credentials against the charger's stored string (keyed: on the
+        loop). An unknown id (`record` None) costs the same keyed hash and fails."""
+        presented = _basic_credentials(header)
+        raw = presented[1] if presented else ""
+        if record is None:
+            credentials.dummy_verify(raw)
+            return AuthResult(False, "unknown charge point id")
+        if presented is None:
+            credentials.dummy_verify(raw)
+            return AuthResult(False, "no credentials")
+        if presented[0] != charge_point_id:
+            credentials.dummy_verify(raw)
+            return AuthResult(False, "credentials for another id")
+        encoded = record.password_hash
+        verdict = credentials.verify(encoded, raw)
+        if verdict.slow:
+            ok = await self._verify_legacy(encoded, raw)
+            return AuthResult(
+                ok, "" if ok else "wrong password", credentials.make(raw) if ok else ""
+            )
+        if not verdict.ok:
+            return AuthResult(False, "wrong password")
+        return AuthResult(True, upgrade_to=credentials.make(raw) if verdict.upgrade else "")
+
+    async def _verify_legacy(self, encoded: str, raw: str) -> bool:
+        if self._legacy_waiting >= self.legacy_hash_queue:
+            raise LegacyHashBusy
+        self._legacy_waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.legacy_hash_executor, credentials.verify_slow, encoded, raw
+            )
+        finally:
+            self._legacy_waiting -= 1
+
+    def _upgrade(self, charge_point_id: str, pk: int, old: str, new: str) -> None:
+        """Store the keyed hash in the background: the socket does not wait for it."""
+
+        async def write():
+            try:
+                if await self.recorder.in_writer(_upgrade_credential, pk, old, new):
+                    logger.info("%s: OCPP password moved to the current key", charge_point_id)
+            except Exception:
+                logger.exception("%s: could not store the upgraded password", charge_point_id)
+
+        task = asyncio.create_task(write())
+        self._upgrades.add(task)
+        task.add_done_callback(self._upgrades.discard)
+
+    async def close(self) -> None:
+        """Finish the password upgrades under way; stop the legacy hash thread."""
+        if self.throttle is not None:
+            await self.throttle.close()
+        if self._upgrades:
+            await asyncio.gather(*self._upgrades, return_exceptions=True)
+        self.legacy_hash_executor.shutdown(wait=False, cancel_futures=True)

@@ -379,11 +379,14 @@ _EVENT_WRITERS = {
 }
 
 
-def sweep_silent(timeout: float, exclude_ids: set[int]) -> list[int]:
+def sweep_silent(
+    timeout: float, exclude_ids: set[int], exclude_charge_point_ids: set[str] = frozenset()
+) -> list[int]:
     """Mark disconnected every charger shown connected that nobody has heard from in time.
 
     Catches chargers left "connected" by a gateway that died without cleaning up.
-    `exclude_ids` are the chargers this gateway holds (it watches those itself).
+    `exclude_ids` are the chargers this gateway holds (it watches those itself);
+    `exclude_charge_point_ids` those a running gateway holds (it watches those).
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=timeout)
@@ -391,6 +394,7 @@ def sweep_silent(timeout: float, exclude_ids: set[int]) -> list[int]:
         Charger.objects.filter(is_connected=True)
         .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
         .exclude(pk__in=exclude_ids)
+        .exclude(charge_point_id__in=exclude_charge_point_ids)
         .values_list("pk", "connection_token")
     )
     swept = []

@@ -1,16 +1,15 @@
-"""A gateway's entries in the Redis route table, and its liveness key (layout: registry.py).
+"""A gateway's entries in the Redis route table (layout: registry.py).
 
 A socket that opens claims its charger's route (and asks the gateway that held it
 before, if another, to let go); one that closes releases it only while it still owns
-it. A running gateway refreshes its liveness key; when the key was gone (Redis lost
-its data, or we hung past its TTL) every route of ours is written again. The sweep
-drops routes of dead gateways and our own stale ones.
+it. When our liveness key had gone (``liveness.py``: Redis lost its data, or we were
+frozen past its TTL) every route of ours is written again. The sweep drops routes of
+gone gateways (liveness key expired) and our own stale ones.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -40,17 +39,6 @@ class RouteTable:
 
     def _route(self, conn: Socket) -> registry.Route:
         return registry.Route(self.gateway_id, conn.token, conn.ocpp_version)
-
-    # -- liveness ------------------------------------------------------------------------
-    async def refresh_alive(self) -> bool:
-        """Refresh our liveness key; False when it was gone (Redis lost its data, or we hung)."""
-        previous = await self.redis.set(
-            registry.alive_key(self.gateway_id), str(time.time()), ex=registry.ALIVE_TTL, get=True
-        )
-        return previous is not None
-
-    async def drop_alive(self) -> None:
-        await self.redis.delete(registry.alive_key(self.gateway_id))
 
     # -- one socket's route ----------------------------------------------------------------
     async def claim(self, conn: Socket) -> None:
@@ -90,6 +78,24 @@ class RouteTable:
             conn.route_written = True
         if todo:
             logger.info("restored %d routes in Redis", len(todo))
+
+    async def held_by_running_gateways(self) -> set[str]:
+        """Charge point ids whose route names a gateway that is not gone (its key exists)."""
+        routes = await self.redis.hgetall(registry.ROUTES)
+        decoded = {}
+        for raw_id, raw_route in routes.items():
+            route = registry.Route.decode(raw_route)
+            if route is not None:
+                cp_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+                decoded[cp_id] = route.gateway_id
+        gateways = sorted(set(decoded.values()))
+        if not gateways:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for gateway_id in gateways:
+                pipe.exists(registry.alive_key(gateway_id))
+            running = {g for g, up in zip(gateways, await pipe.execute(), strict=True) if up}
+        return {cp_id for cp_id, gateway_id in decoded.items() if gateway_id in running}
 
     async def sweep(
         self,

@@ -2,7 +2,8 @@
 
 The serving loop, composed of small parts:
 
-- ``GatewayConfig``: how the process serves (``from_settings``: the ``OCPP_*`` settings).
+- ``GatewayConfig`` (``gateway_config.py``): how the process serves (``from_settings``).
+- ``liveness.py``: the thread that keeps this gateway's liveness key fresh.
 - ``handshake.py``: the checks before the upgrade (path, subprotocol, known charger,
   password, connections per address) and ``/healthz``.
 - ``handlers.py`` (on ``charge_point.py``): one ChargePoint object per socket.
@@ -24,22 +25,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
-from django.conf import settings
 from django.utils import timezone
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ocpp_gateway import registry
 from ocpp_gateway.admission import warn_unservable_profiles
+from ocpp_gateway.auth_throttle import AuthThrottle
 from ocpp_gateway.charge_point import GatewayChargePointMixin
 from ocpp_gateway.command_loop import CommandLoop
+from ocpp_gateway.gateway_config import GatewayConfig, default_gateway_id  # noqa: F401 (re-exported)
 from ocpp_gateway.handlers import CHARGE_POINT_CLASSES
 from ocpp_gateway.handshake import (
     PATH_PREFIX,
@@ -48,84 +49,17 @@ from ocpp_gateway.handshake import (
     Handshake,
     select_subprotocol,
 )
+from ocpp_gateway.liveness import LivenessBeacon, LoopClock
 from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
-from ocpp_gateway.tls import TlsConfig, TlsContexts
-from tenancy.proxies import TrustedProxies, trusted_proxies
+from ocpp_gateway.tls import TlsContexts
 
 logger = logging.getLogger("ocpp_gateway")
 
 # Redis connections the gateway keeps open at most, and how long a caller waits for one.
 REDIS_POOL_SIZE = 64
 REDIS_POOL_WAIT = 30
-
-
-def default_gateway_id(port: int) -> str:
-    return f"{socket.gethostname()}:{port}"
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """How one gateway process serves. Times are seconds; 0 switches pings off."""
-
-    host: str
-    port: int  # 0: any free port (the gateway's ``port`` says which, once started)
-    gateway_id: str  # its name in the command channel
-    redis_url: str
-    heartbeat_interval: int  # given to chargers in the BootNotification answer
-    presence_timeout: float  # silent for longer: disconnected
-    flush_interval: float  # how often the recorder writes to the database
-    max_frame_bytes: int
-    ping_interval: float
-    ping_timeout: float
-    close_timeout: float
-    open_timeout: float  # a handshake must finish within this
-    max_connections_per_ip: int  # 0: no limit
-    trusted_proxies: TrustedProxies  # whose X-Forwarded-For names the client
-    tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
-    plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
-    proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
-    client_organisation: str = ""  # a charger certificate's O must be this, when set
-    metrics_allowed_ips: tuple[str, ...] = ()  # who may read /metrics; empty: nobody
-
-    @classmethod
-    def from_settings(cls, **overrides) -> GatewayConfig:
-        """The settings (``OCPP_*``, ``REDIS_URL``), with `overrides` by field name.
-
-        An override of None keeps the default; the gateway id defaults to host name:port
-        (also when given empty, as an unset `$GATEWAY_ID` on the command line is).
-        """
-        given = {name: value for name, value in overrides.items() if value is not None}
-        if not given.get("gateway_id", True):
-            del given["gateway_id"]
-        if "trusted_proxies" in given:
-            given["trusted_proxies"] = TrustedProxies.parse(given["trusted_proxies"])
-        if "tls" not in given:
-            given["tls"] = TlsConfig.from_settings()
-        if given["tls"] is not None and "plain_port" not in given:
-            given["plain_port"] = settings.OCPP_PLAIN_PORT
-        port = given.get("port", 9000)
-        defaults = cls(
-            host="127.0.0.1",
-            port=port,
-            gateway_id=default_gateway_id(port),
-            redis_url=settings.REDIS_URL,
-            heartbeat_interval=settings.OCPP_HEARTBEAT_INTERVAL,
-            presence_timeout=settings.OCPP_PRESENCE_TIMEOUT,
-            flush_interval=settings.OCPP_FLUSH_INTERVAL,
-            max_frame_bytes=settings.OCPP_MAX_FRAME_BYTES,
-            ping_interval=settings.OCPP_PING_INTERVAL,
-            ping_timeout=settings.OCPP_PING_TIMEOUT,
-            close_timeout=5,
-            open_timeout=settings.OCPP_OPEN_TIMEOUT,
-            max_connections_per_ip=settings.OCPP_MAX_CONNECTIONS_PER_IP,
-            trusted_proxies=trusted_proxies(),
-            proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
-            client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
-            metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),
-        )
-        return replace(defaults, **given)
 
 
 class Gateway:
@@ -137,10 +71,16 @@ class Gateway:
         self.recorder = Recorder(config.flush_interval)
         self.connections: dict[str, GatewayChargePointMixin] = {}
         self.stopping = False
+        # What happened, counted (auth_failures, auth_throttled, ...): in /healthz.
+        self.counters: Counter[str] = Counter()
+        # The loop stamps it; the liveness thread reads it.
+        self.clock = LoopClock()
+        self.beacon: LivenessBeacon | None = None
         self.handshake = Handshake(
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
             trusted_proxies=config.trusted_proxies,
+            legacy_hash_queue=config.legacy_hash_queue,
             proxy_terminates_tls=config.proxy_terminates_tls,
             client_organisation=config.client_organisation,
             stopping=lambda: self.stopping,
@@ -148,6 +88,7 @@ class Gateway:
                 "status": "ok",
                 "gateway": self.gateway_id,
                 "connections": len(self.connections),
+                "counters": dict(self.counters),
             },
         )
         self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
@@ -186,8 +127,19 @@ class Gateway:
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self.routes = RouteTable(self.redis, self.gateway_id)
+        self.handshake.throttle = AuthThrottle(self.redis, config.throttle_limits, self.counters)
         self.commands = CommandLoop(self.redis, self.gateway_id, self)
-        await self.routes.refresh_alive()
+        self.beacon = LivenessBeacon(
+            redis_url=config.redis_url,
+            gateway_id=self.gateway_id,
+            clock=self.clock,
+            refresh=config.alive_refresh,
+            gone_after=config.gone_after,
+            stall_limit=config.loop_stall_limit,
+            on_stall=config.on_stall,
+        )
+        await asyncio.to_thread(self.beacon.beat)
+        self.beacon.start()
         await self._sweep_routes()
         await self.recorder.in_reader(warn_unservable_profiles, config, self.tls)
         options = {
@@ -256,12 +208,11 @@ class Gateway:
             await asyncio.gather(*self._call_tasks, return_exceptions=True)
         if self.commands is not None:
             await self.commands.answer_leftovers()
+        await self.handshake.close()
         await self.recorder.close()
+        if self.beacon is not None:
+            await asyncio.to_thread(self.beacon.stop)  # workers see us gone at once
         if self.redis is not None:
-            try:
-                await self.routes.drop_alive()
-            except Exception:
-                logger.exception("could not drop the liveness key")
             await self.redis.aclose(close_connection_pool=True)
         logger.info("gateway %s stopped", self.gateway_id)
 
@@ -383,8 +334,11 @@ class Gateway:
                 own = {conn.charger_pk for conn in self.connections.values()}
                 # Allow for our own write batching before calling a charger silent.
                 grace = 2 * self.recorder.flush_interval + 1
+                # A charger whose socket a running gateway holds is that gateway's to
+                # judge: a busy one may be slow to write its last-seen times.
+                held = await self.routes.held_by_running_gateways()
                 swept = await self.recorder.in_writer(
-                    sweep_silent, self.presence_timeout + grace, own
+                    sweep_silent, self.presence_timeout + grace, own, held
                 )
                 if swept:
                     logger.info("swept %d silent chargers to disconnected", len(swept))
@@ -405,10 +359,27 @@ class Gateway:
         await self.routes.sweep(holds, dropped)
 
     async def _keep_alive(self) -> None:
+        """Tick for the liveness thread (a wedged loop stops ticking), and write again
+        the routes Redis lacks: all of them when our liveness key had gone."""
+        tick = 0.25
+        clock = self.clock
+        last_restore = time.monotonic()
         while True:
-            await asyncio.sleep(registry.ALIVE_REFRESH)
+            before = time.monotonic()
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            clock.lag = max(0.0, now - before - tick)
+            clock.tick = now
+            clock.connections = len(self.connections)
+            if now - last_restore < self.config.alive_refresh:
+                continue
+            last_restore = now
+            lost = self.beacon.routes_lost.is_set()
             try:
-                had_key = await self.routes.refresh_alive()
-                await self.routes.restore(self.connections.values(), everything=not had_key)
+                if lost:
+                    self.beacon.routes_lost.clear()
+                await self.routes.restore(self.connections.values(), everything=lost)
             except Exception:
-                logger.exception("could not refresh the liveness key or the routes")
+                if lost:
+                    self.beacon.routes_lost.set()
+                logger.exception("could not write our routes again")

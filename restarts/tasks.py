@@ -35,11 +35,11 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 5,
 }
-# A call waits at most RESTART_CALL_TIMEOUT for the charger; the limits leave room
-# for the database around it and stay below RESTART_ANSWER_DEADLINE and the broker's
-# visibility timeout.
-CALL_SOFT_LIMIT = settings.RESTART_CALL_TIMEOUT + 15
-CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + 30
+# A call waits at most RESTART_CALL_TIMEOUT for the charger, and OCPP_REPLY_WAIT_MAX
+# more for a reply a busy gateway owes; the limits leave room for the database around
+# it and stay below RESTART_ANSWER_DEADLINE and the broker's visibility timeout.
+CALL_SOFT_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 15
+CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 30
 
 
 @shared_task(

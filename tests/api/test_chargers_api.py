@@ -110,6 +110,18 @@ def test_the_number_of_queries_does_not_grow_with_the_page(client, people, tree)
     assert queries_for(43) == few
 
 
+def test_api_says_whether_a_charger_has_an_ocpp_password_and_filters_on_it(client, people, tree):
+    make_charger(tree["a"], name="Open")
+    make_charger(tree["a"], name="Locked", password="Abcdefghij0123456789")
+    body = client.get(URL, **bearer(people["group_admin"])).json()
+    assert {c["name"]: c["ocpp_password"] for c in body["items"]} == {
+        "Locked": True,
+        "Open": False,
+    }
+    open_only = client.get(URL, {"status": "no_password"}, **bearer(people["group_admin"]))
+    assert [c["name"] for c in open_only.json()["items"]] == ["Open"]
+
+
 def test_api_says_whether_a_charger_is_simulated(client, people, fleet):
     Charger.objects.filter(pk=fleet["a"].pk).update(simulated=True)
     body = client.get(URL, **bearer(people["super_admin"])).json()

@@ -13,6 +13,7 @@ def test_restarts_add_the_restarting_filter_in_its_place_on_the_page():
         "charging",
         "restarting",
         "faulted",
+        "no_password",
     ]
 
 

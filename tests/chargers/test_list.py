@@ -148,6 +148,19 @@ def test_the_detail_page_offers_restart_to_admins_only(client, fleet):
     assert 'aria-label="Genstart"' not in body
 
 
+def test_the_without_password_filter_lists_only_chargers_without_one(client, fleet):
+    protected = fleet.ready[0]
+    protected.set_ocpp_password("Abcdefghij0123456789")
+    protected.save(update_fields=["password_hash"])
+    client.force_login(fleet.admin)
+    page = client.get("/chargers/").content.decode()
+    assert '<option value="no_password"' in page and "Uden OCPP-adgangskode" in page
+    listed = names(client.get("/chargers/", {"status": "no_password"}))
+    assert protected.name not in listed
+    assert fleet.ready[1].name in listed and fleet.offline.name in listed
+    assert fleet.foreign.name not in listed  # still only your own groups
+
+
 def test_rows_and_charger_page_say_simulated(client, fleet):
     demo, real = fleet.ready[0], fleet.ready[1]
     Charger.objects.filter(pk=demo.pk).update(simulated=True)

@@ -21,6 +21,7 @@ def add(client, group, **overrides):
         "model": "Pulsar Plus",
         "ocpp_version": "2.0.1",
         "supports_remote_restart": "on",
+        "authentication": "none",
     } | overrides
     return client.post("/chargers/add/", data)
 
@@ -49,7 +50,7 @@ def test_admin_adds_a_charger_to_a_group_they_manage(client, tree, admin):
 
 def test_the_ocpp_password_is_shown_once_and_stored_only_as_a_hash(client, tree, admin):
     client.force_login(admin)
-    response = add(client, tree["a"], with_password="on")
+    response = add(client, tree["a"], authentication="generate")
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
     password = re.search(r'<code class="secret">(\w+)</code>', response.content.decode())[1]
@@ -61,6 +62,61 @@ def test_the_ocpp_password_is_shown_once_and_stored_only_as_a_hash(client, tree,
     # The group page and the edit page never show it again.
     assert password not in client.get(f"/groups/{tree['a'].pk}/").content.decode()
     assert password not in client.get(f"/chargers/{charger.pk}/edit/").content.decode()
+
+
+def test_a_charger_added_through_the_form_gets_a_password_shown_once(client, tree, admin):
+    client.force_login(admin)
+    page = client.get(f"/chargers/add/?group={tree['a'].pk}").content.decode()
+    # Generating one is the choice already made; "none" must be picked, and says why not.
+    assert re.search(
+        r'<input type="radio" name="authentication" value="generate"[^>]*checked', page
+    )
+    assert "kan forbinde sig som denne oplader" in page
+    response = client.post(
+        "/chargers/add/",
+        {
+            "group": tree["a"].pk,
+            "charge_point_id": "NEW-DEFAULT",
+            "name": "Ny lader",
+            "ocpp_version": "1.6",
+            "supports_remote_restart": "on",
+            "authentication": "generate",
+        },
+    )
+    assert response.status_code == 200
+    password = re.search(r'<code class="secret">(\w+)</code>', response.content.decode())[1]
+    charger = Charger.objects.get(charge_point_id="NEW-DEFAULT")
+    assert charger.requires_password and charger.check_ocpp_password(password)
+    assert "no_password_chosen" not in AuditEvent.objects.get(action="charger.create").after
+
+
+def test_choosing_no_password_is_explicit_audited_and_warned_on_the_charger_page(
+    client, tree, admin
+):
+    client.force_login(admin)
+    missing = add(client, tree["a"], authentication="")
+    assert missing.status_code == 200 and not Charger.objects.filter(charge_point_id="NEW-001")
+    assert add(client, tree["a"], authentication="none").status_code == 302
+    charger = Charger.objects.get(charge_point_id="NEW-001")
+    assert not charger.requires_password
+    after = AuditEvent.objects.get(action="charger.create").after
+    assert after["ocpp_password"] is False and after["no_password_chosen"] is True
+    page = client.get(f"/chargers/{charger.pk}/").content.decode()
+    warning = re.search(r'<p class="warning" role="note">(.*?)</p>', page, re.S)[1]
+    assert "uden OCPP-adgangskode" in warning
+    assert f'href="/chargers/{charger.pk}/edit/"' in warning
+    # With a password the page says nothing of the kind.
+    protected = make_charger(tree["a"], password="Abcdefghij0123456789")
+    assert 'class="warning"' not in client.get(f"/chargers/{protected.pk}/").content.decode()
+
+
+def test_charger_create_without_arguments_makes_a_password(tree, admin):
+    charger, password = manage_services.charger_create(
+        actor=admin, group=tree["a"], charge_point_id="SVC-001", name="Fra service"
+    )
+    assert password and len(password) == 20
+    charger.refresh_from_db()
+    assert charger.check_ocpp_password(password)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +309,8 @@ def test_profile_2_needs_an_ocpp_password(client, tree, admin):
     assert response.status_code == 200
     assert "Profil 2 kræver en OCPP-adgangskode" in response.content.decode()
     assert not Charger.objects.filter(charge_point_id="NEW-001").exists()
-    assert add(client, tree["a"], security_profile="2", with_password="on").status_code == 200
+    made = add(client, tree["a"], security_profile="2", authentication="generate")
+    assert made.status_code == 200
     charger = Charger.objects.get(charge_point_id="NEW-001")
     assert charger.security_profile == 2 and charger.requires_password
     # Its password cannot be removed while it is profile 2, and nothing else changes.

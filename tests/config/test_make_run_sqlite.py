@@ -40,7 +40,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(sqlite_env):
 
 
 def test_seed_demo_refuses_with_debug_off(sqlite_env):
-    env = dict(sqlite_env, DEBUG="0", SECRET_KEY="s" * 50)
+    env = dict(sqlite_env, DEBUG="0", SECRET_KEY="s" * 50, OCPP_PASSWORD_KEY="k" * 48)
     result = manage("seed_demo", env=env)
     assert result.returncode != 0
     assert "--force" in result.stderr

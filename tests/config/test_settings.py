@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_settings(env_overrides, code="from django.conf import settings; settings.SECRET_KEY"):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "OCPP_PASSWORD_KEY")
+    }
     env.update(env_overrides)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return subprocess.run(
@@ -30,11 +32,27 @@ def test_refuses_to_start_without_secret_key_when_debug_is_off():
 
 def test_starts_with_secret_key_when_debug_is_off():
     result = run_settings(
-        {"DEBUG": "0", "SECRET_KEY": "x" * 50},
+        {"DEBUG": "0", "SECRET_KEY": "x" * 50, "OCPP_PASSWORD_KEY": "k" * 48},
         "from django.conf import settings; print(settings.SESSION_COOKIE_SECURE, settings.DEBUG)",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+def test_production_refuses_to_start_without_an_ocpp_password_key():
+    result = run_settings({"DEBUG": "0", "SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "OCPP_PASSWORD_KEY must be set" in result.stderr
+
+
+def test_development_derives_an_ocpp_password_key_of_its_own():
+    code = (
+        "from django.conf import settings; "
+        "print(len(settings.OCPP_PASSWORD_KEY), settings.OCPP_PASSWORD_KEY == settings.SECRET_KEY)"
+    )
+    result = run_settings({"DEBUG": "1"}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["64", "False"]
 
 
 def test_defaults_are_danish_copenhagen_and_sqlite_in_wal_mode(tmp_path):

@@ -160,7 +160,7 @@ def make_fleet_online(stack):
 
     started = []
 
-    def start(*, exclude=(), behaviours=None, reboot_seconds=4.0):
+    def start(*, exclude=(), behaviours=None, reboot_seconds=4.0, password=None):
         # The chargers the test made are not demo chargers: named, they are played.
         ids = Charger.objects.exclude(charge_point_id__in=list(exclude)).values_list(
             "charge_point_id", flat=True
@@ -177,6 +177,8 @@ def make_fleet_online(stack):
             "--seed",
             "5",
         ]
+        if password:  # for the chargers that require one
+            args += ["--password", password]
         for cp_id, kind in (behaviours or {}).items():
             args += ["--behaviour", f"{cp_id}={kind}"]
         proc = spawn(*args, env=stack.env, log=stack.logs / "simulator.log")

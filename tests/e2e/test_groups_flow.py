@@ -61,14 +61,19 @@ def test_super_admin_builds_a_sub_group_and_its_new_admin_restarts_its_charger(
     page.get_by_label("Navn").fill("Vest 01")
     page.get_by_label("Model").fill("Pulsar Plus")
     page.get_by_label("OCPP-version").select_option("1.6")
+    # A password is generated unless the admin explicitly chooses none.
+    expect(page.get_by_role("radio", name=re.compile("^Lav en OCPP-adgangskode"))).to_be_checked()
     page.get_by_role("button", name="Tilføj oplader").click()
+    expect(page.get_by_role("heading", name="OCPP-adgangskode til Vest 01")).to_be_visible()
+    password = page.locator("code.secret").inner_text()
+    page.get_by_role("link", name="Færdig").click()
     expect(page.get_by_role("heading", name="P-hus Vest", level=1)).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="Vest 01")).to_contain_text("E2E-VEST-01")
 
-    # The two chargers come online (simulated); the tree counts them.
-    for charger in Charger.objects.all():
-        assert not charger.requires_password
-    make_fleet_online()
+    # The two chargers come online (simulated, the new one with its password); the tree
+    # counts them.
+    assert Charger.objects.get(charge_point_id="E2E-VEST-01").check_ocpp_password(password)
+    make_fleet_online(password=password)
     page.get_by_role("link", name="Grupper", exact=True).first.click()
     vest_row = page.get_by_role("row").filter(has_text="P-hus Vest")
     expect(vest_row).to_contain_text("1 / 1")

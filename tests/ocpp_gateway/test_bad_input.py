@@ -1,6 +1,7 @@
 """Bad frames get the right CallError (or a clean close) and nothing else is affected."""
 
 import json
+import logging
 
 import pytest
 from ocpp.v16 import call as call16
@@ -147,3 +148,32 @@ def test_an_oversized_frame_closes_that_socket_cleanly(make_gateway, runner):
     assert runner.run(cp.call(call16.Heartbeat())).current_time
     assert Charger.objects.get(charge_point_id="CP-SMALL").is_connected
     runner.run(small_ws.close())
+
+
+def test_an_answer_to_a_charger_that_closed_its_socket_is_one_info_line(
+    make_gateway, runner, caplog
+):
+    """A charger that hangs up right after its BootNotification costs one INFO line."""
+    caplog.set_level(logging.INFO, logger="ocpp_gateway")
+    gateway = make_gateway()
+    make_charger(charge_point_id="CP-HANGUP", is_connected=False)
+    boot = json.dumps(
+        [2, "boot-1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+    )
+
+    async def boot_and_hang_up():
+        ws = await connect(ws_url(gateway, "CP-HANGUP"), subprotocols=["ocpp1.6"])
+        await ws.send(boot)
+        await ws.close()
+
+    runner.run(boot_and_hang_up())
+    wait_for(
+        lambda: any(
+            "before our answer to BootNotification" in r.getMessage() for r in caplog.records
+        ),
+        10,
+        message="the INFO line about the answer that could not leave",
+    )
+    line = [r for r in caplog.records if "before our answer" in r.getMessage()]
+    assert [r.levelno for r in line] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -107,7 +107,7 @@ def test_refused_handshakes_do_not_use_up_the_limit(make_gateway, runner):
         kind, response = try_open(runner, ws_url(gateway, locked), basic_auth(locked, "wrong"))
         assert kind == "refused" and response.status_code == 401
         kind, response = try_open(runner, ws_url(gateway, "NOT-A-CHARGER"))
-        assert kind == "refused" and response.status_code == 404
+        assert kind == "refused" and response.status_code == 401
 
     opened = []
     for _ in range(2):

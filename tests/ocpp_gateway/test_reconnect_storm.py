@@ -42,6 +42,8 @@ def test_every_charger_of_a_storm_gets_a_route_and_answers_commands(gateway, run
         # silent and reconnecting one by one.
         connects = runner.call(lambda: [c.stats.connects for c in fleet.chargers.values()])
         assert connects == [1] * STORM
+        # The handshakes read their chargers together: a query per batch, not per socket.
+        assert gateway.handshake.lookup.queries <= STORM // 5
         result = commands.trigger_boot_notification(ids[0], timeout=10)
         assert result.ok and result.status == "Accepted"
     finally:

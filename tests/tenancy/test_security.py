@@ -151,7 +151,12 @@ def test_the_audit_trail_cannot_be_edited_from_the_admin(tree, anna):
 
 def test_manage_py_check_deploy_is_clean_with_production_settings():
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
-    env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="portal.example.com")
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        OCPP_PASSWORD_KEY=secrets.token_urlsafe(48),
+        ALLOWED_HOSTS="portal.example.com",
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
