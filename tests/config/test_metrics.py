@@ -3,6 +3,7 @@
 import os
 import signal
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -131,13 +132,27 @@ def test_gunicorn_workers_are_aggregated_in_multiprocess_mode(db, tmp_path):
                 status="2xx",
             )
 
-        for _ in range(20):
-            urllib.request.urlopen(f"{base}/healthz", timeout=10).close()
+        sent = 0
+
+        def both_workers_served() -> bool:
+            # Requests a few at a time until each worker has answered some (one idle
+            # worker may take every request of a sequential loop).
+            nonlocal sent
+            with ThreadPoolExecutor(4) as pool:
+                list(
+                    pool.map(
+                        lambda _: urllib.request.urlopen(f"{base}/healthz", timeout=10).close(),
+                        range(8),
+                    )
+                )
+            sent += 8
+            pids = {p.name.split("_")[-1] for p in (tmp_path / "prometheus").glob("*.db")}
+            return len(pids) >= 2
+
+        wait_for(both_workers_served, timeout=60, message="both workers wrote samples")
         # Whichever worker answers the scrape, it reports both workers' requests.
         counts = [healthz_count() for _ in range(6)]
-        assert all(count >= 20 for count in counts), counts
-        pids = {p.name.split("_")[-1] for p in (tmp_path / "prometheus").glob("*.db")}
-        assert len(pids) >= 2, "both workers wrote samples"
+        assert all(count >= sent for count in counts), (counts, sent)
     finally:
         stop(proc, signal.SIGTERM)
     wait_for(lambda: proc.poll() is not None, message="gunicorn stopped")
