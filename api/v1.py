@@ -58,7 +58,9 @@ class ChargerFilters(Schema):
 
 
 def _charger_out(charger) -> dict:
-    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
+    state = charger_state(
+        charger, restarting=charger.restart_state in RestartJob.State.restarting()
+    )
     row = restart_selectors.row_restart(charger.restart_state, charger.restart_finished_at)
     return {
         "id": charger.pk,
@@ -86,7 +88,16 @@ def _charger_out(charger) -> dict:
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
-        "restart": {"state": row.state, "busy": row.busy, "text": row.text} if row else None,
+        "restart": {
+            "state": row.state,
+            "busy": row.busy,
+            "restarting": row.restarting,
+            "text": row.text,
+            "badge": row.kind,
+            "outcome": row.outcome,
+        }
+        if row
+        else None,
     }
 
 
@@ -139,6 +150,10 @@ class JobOut(Schema):
     charge_point_id: str
     state: Literal[tuple(RestartJob.State.values)]  # type: ignore[valid-type]
     state_text: str
+    final: bool = Field(description="False while the job is under way.")
+    outcome: Literal["success", "warning", "failure", "neutral"] | None = Field(
+        description="How a final job ended (neutral: cancelled); null while under way."
+    )
     reset_type: str
     detail: str
     confirmed_by: str
@@ -185,6 +200,8 @@ def _job_out(job: RestartJob) -> dict:
         "charge_point_id": job.charger.charge_point_id,
         "state": job.state,
         "state_text": job.get_state_display(),
+        "final": job.state_meaning.final,
+        "outcome": job.state_meaning.outcome,
         "reset_type": job.reset_type,
         "detail": job.detail,
         "confirmed_by": job.confirmed_by,
