@@ -16,8 +16,8 @@ from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
 from chargers.statuses import OCPP_STATUSES, status_of
+from restarts import exports, services
 from restarts import selectors as restart_selectors
-from restarts import services
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
 from tenancy.audit import client_ip
@@ -292,6 +292,46 @@ def restart_create(
         if pk not in accepted
     ]
     return Status(200, {**body, "replayed": True, "left_out": left_out})
+
+
+# ---- exports (declared before restarts/{restart_id}, which would take "export" for an id) ----
+
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "CSV (UTF-8 with BOM), one row per job: request, charger, organisation, "
+            "group, state and its code, outcome, evidence (confirmed by, detail), reset type, "
+            "queued/sent/accepted/finished times in the charger's organisation's time zone "
+            "(named in the last column). Header and texts in the caller's language "
+            "(Accept-Language); fields separated by ';' in Danish, ',' in English. Streamed.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "restarts/export",
+    response={ERRORS: schemas.ErrorOut},
+    summary="Every restart job on chargers you manage, as CSV (the history's Eksportér CSV)",
+    openapi_extra=CSV_RESPONSE,
+)
+def restarts_export(request):
+    return exports.csv_response(restart_selectors.jobs_in_scope(request.auth), "restarts.csv")
+
+
+@router.get(
+    "restarts/{restart_id}/export",
+    response={ERRORS: schemas.ErrorOut},
+    summary="One restart request's jobs on chargers you manage, as CSV",
+    openapi_extra=CSV_RESPONSE,
+)
+def restart_export(request, restart_id: int):
+    restart_request = restart_selectors.history_for(request.auth).filter(pk=restart_id).first()
+    if restart_request is None:
+        raise Http404
+    jobs = restart_selectors.jobs_in_scope(request.auth, restart_request)
+    return exports.csv_response(jobs, f"restart-{restart_request.pk}.csv")
 
 
 @router.get(

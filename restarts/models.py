@@ -121,6 +121,16 @@ class StateMeaning:
     row_text: Promise | None = None
 
 
+# A job's outcome in words (the state table gives each state one; None: under way).
+OUTCOME_TEXT = {
+    None: _("In progress"),
+    "success": _("Restarted"),
+    "warning": _("Not confirmed"),
+    "failure": _("Failed"),
+    "neutral": _("Cancelled"),
+}
+
+
 class JobState(models.TextChoices):
     """Every job state and its meaning, declared once; pages and APIs read it here.
 

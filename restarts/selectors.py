@@ -92,6 +92,12 @@ def history_for(user) -> QuerySet[RestartRequest]:
     )
 
 
+def jobs_in_scope(user, restart_request: RestartRequest | None = None) -> QuerySet[RestartJob]:
+    """The jobs on chargers `user` manages (of one request, or of all): what they may export."""
+    jobs = RestartJob.objects.filter(charger__in=manageable_chargers(user))
+    return jobs if restart_request is None else jobs.filter(request=restart_request)
+
+
 def jobs_for(user, restart_request: RestartRequest) -> QuerySet[RestartJob]:
     return (
         restart_request.jobs.filter(charger__in=manageable_chargers(user))

@@ -8,7 +8,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
 from api import tokens
-from restarts.models import RestartJob, RestartRequest
+from restarts.exports import outcome_text
+from restarts.models import OUTCOME_TEXT, RestartJob, RestartRequest
 
 State = RestartJob.State
 HTMX = {"HX-Request": "true"}
@@ -41,6 +42,7 @@ def test_every_state_has_one_consistent_meaning():
             english = str(member.label)
         assert da(member.label) != english, member  # translated
     assert set(State.restarting()) <= set(State.holding_row()) <= set(State.unfinished())
+    assert {m.meaning.outcome for m in State} == set(OUTCOME_TEXT)  # each outcome has words
     assert {"waiting", "unconfirmed", "cancelled"} <= set(State.values)
     assert "waiting" in State.restarting() and "scheduled" not in State.restarting()
     assert State.UNCONFIRMED.meaning.outcome == "warning"
@@ -99,6 +101,12 @@ def test_each_state_reads_the_same_on_rows_history_charger_page_and_both_apis(cl
     outcome = f'<span class="badge {meaning.badge}">{html.escape(da(member.label))}</span>'
     detail = client.get(f"/restarts/history/{job.request_id}/").content.decode()
     assert outcome in detail and outcome in page
+
+    # The CSV export: the state's label, code and outcome words.
+    response = client.get(f"/restarts/history/{job.request_id}/export.csv")
+    export = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert f"{da(member.label)};{state};{da(OUTCOME_TEXT[meaning.outcome])}" in export
+    assert outcome_text(state) == da(OUTCOME_TEXT[meaning.outcome])
 
     # The history list counts the job under its outcome.
     history = client.get("/restarts/history/").content.decode()
