@@ -109,7 +109,9 @@ def refusal(user, *, now) -> Case:
         whens.append(When(pk__isnull=False, then=Value("not_allowed")))
     elif manage.children:  # an empty Q: a platform admin manages every charger
         whens.append(When(~manage, then=Value("not_allowed")))
-    unfinished = RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)
+    unfinished = RestartJob.objects.filter(
+        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
+    )
     sub = "group__organisation__subscription__"
     business = Q(**{f"{sub}plan": Subscription.Plan.BUSINESS, f"{sub}valid_from__lte": now}) & (
         Q(**{f"{sub}valid_until__isnull": True}) | Q(**{f"{sub}valid_until__gt": now})
