@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chargers.access import visible_chargers
+from chargers.models import Charger
 from restarts import matching
 from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
 from restarts.models import RestartJob, RestartRequest
@@ -51,8 +52,13 @@ class RestartStarted:
         return self.evaluation is None
 
 
-def _common_group(groups_of_chargers: Iterable[Group]) -> Group | None:
-    """The deepest group containing all the chargers' groups, for the audit trail."""
+def _common_group(chargers: Iterable[Charger]) -> Group | None:
+    """The deepest group containing all `chargers`, for the audit trail."""
+    return _common_group_of(c.group for c in chargers)
+
+
+def _common_group_of(groups_of_chargers: Iterable[Group]) -> Group | None:
+    """The deepest group containing all the chargers' groups."""
     groups = {g.path: g for g in groups_of_chargers}
     paths = [p.strip("/").split("/") for p in groups]
     common: list[str] = []
@@ -284,7 +290,7 @@ def _start_jobs(
         action="restart.requested",
         actor=user,
         ip=ip,
-        group=_common_group(groups.values()),
+        group=_common_group_of(groups.values()),
         obj=restart_request,
         summary=(
             f"Restart of {len(chargers)} charger(s), mode {restart_request.mode}, "
