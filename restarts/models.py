@@ -13,10 +13,15 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
+
+
+def current_language() -> str:
+    """The language the request is made in (the page's or the API's Accept-Language)."""
+    return translation.get_language() or settings.LANGUAGE_CODE
 
 
 class RestartRequest(models.Model):
@@ -45,9 +50,22 @@ class RestartRequest(models.Model):
     # The ids as asked, including ones that were left out (never shown to others).
     asked_ids = models.JSONField(_("asked for"), default=list)
     idempotency_key = models.CharField(max_length=64, blank=True)
+    # Users have no stored language: the summary e-mail speaks the one the request was
+    # made in (the language switch's cookie or Accept-Language, else LANGUAGE_CODE).
+    language = models.CharField(_("language"), max_length=8, default=current_language)
+    # When its end was summed up, claimed once (restarts/summaries.py); an e-mail went
+    # to the requester if any job failed.
+    summarised_at = models.DateTimeField(_("summed up at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(summarised_at__isnull=True),
+                name="restartrequest_unsummarised",
+            )
+        ]
         verbose_name = _("restart request")
         verbose_name_plural = _("restart requests")
         constraints = [

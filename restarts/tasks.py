@@ -22,6 +22,7 @@ from restarts import queue
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
+from restarts.summaries import restart_summaries_send
 from restarts.waves import release_pending_clear, restart_jobs_release
 
 log = logging.getLogger(__name__)
@@ -119,3 +120,9 @@ def release_waiting_jobs() -> int:
 def enforce_deadlines() -> dict[str, int]:
     """The beat's safety net: deadlines, missed signals, lost messages, waves."""
     return restart_jobs_enforce()
+
+
+@shared_task(name=queue.SEND_SUMMARIES, soft_time_limit=120, time_limit=150, **RETRY)
+def send_summaries() -> list[int]:
+    """The beat: e-mail the requester of each request that ended with a failure, once."""
+    return restart_summaries_send()
