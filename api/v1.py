@@ -16,7 +16,7 @@ from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
 from chargers.statuses import OCPP_STATUSES, status_of
-from restarts import exports, services
+from restarts import cancel, exports, services
 from restarts import selectors as restart_selectors
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
@@ -58,7 +58,9 @@ class ChargerFilters(Schema):
 
 
 def _charger_out(charger) -> dict:
-    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
+    state = charger_state(
+        charger, restarting=charger.restart_state in RestartJob.State.restarting()
+    )
     row = restart_selectors.row_restart(charger.restart_state, charger.restart_finished_at)
     return {
         "id": charger.pk,
@@ -86,7 +88,16 @@ def _charger_out(charger) -> dict:
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
-        "restart": {"state": row.state, "busy": row.busy, "text": row.text} if row else None,
+        "restart": {
+            "state": row.state,
+            "busy": row.busy,
+            "restarting": row.restarting,
+            "text": row.text,
+            "badge": row.kind,
+            "outcome": row.outcome,
+        }
+        if row
+        else None,
     }
 
 
@@ -139,6 +150,10 @@ class JobOut(Schema):
     charge_point_id: str
     state: Literal[tuple(RestartJob.State.values)]  # type: ignore[valid-type]
     state_text: str
+    final: bool = Field(description="False while the job is under way.")
+    outcome: Literal["success", "warning", "failure", "neutral"] | None = Field(
+        description="How a final job ended (neutral: cancelled); null while under way."
+    )
     reset_type: str
     detail: str
     confirmed_by: str
@@ -185,6 +200,8 @@ def _job_out(job: RestartJob) -> dict:
         "charge_point_id": job.charger.charge_point_id,
         "state": job.state,
         "state_text": job.get_state_display(),
+        "final": job.state_meaning.final,
+        "outcome": job.state_meaning.outcome,
         "reset_type": job.reset_type,
         "detail": job.detail,
         "confirmed_by": job.confirmed_by,
@@ -327,3 +344,32 @@ def restart_detail(request, restart_id: int):
     if restart_request is None:
         raise Http404
     return _restart_out(restart_request, restart_selectors.jobs_for(request.auth, restart_request))
+
+
+class CancelOut(RestartOut):
+    cancelled: list[int] = Field(description="The jobs this call cancelled (ids).")
+    underway: int = Field(
+        description="Unfinished jobs whose Reset was already sent to the charger: a Reset "
+        "cannot be taken back, so they go on to their own end."
+    )
+
+
+@router.post(
+    "restarts/{restart_id}/cancel",
+    response={200: CancelOut, ERRORS: schemas.ErrorOut},
+    summary="Cancel a restart's jobs that have not reached their chargers yet",
+)
+def restart_cancel(request, restart_id: int):
+    """Cancels the request's unfinished jobs on chargers you manage whose Reset has not
+    gone out (queued, waiting, held back for a session); each ends `cancelled`. Jobs
+    already sent are left to finish and counted in `underway`. Audited. Calling it again
+    cancels nothing more."""
+    try:
+        result = cancel.restart_request_cancel(
+            user=request.auth, request_id=restart_id, ip=client_ip(request)
+        )
+    except RestartRequest.DoesNotExist as exc:
+        raise Http404 from exc
+    restart_request = RestartRequest.objects.get(pk=restart_id)
+    body = _restart_out(restart_request, restart_selectors.jobs_for(request.auth, restart_request))
+    return {**body, "cancelled": result.cancelled, "underway": result.underway}

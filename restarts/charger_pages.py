@@ -13,29 +13,26 @@ from django.utils.translation import gettext_lazy as _
 
 from chargers import extensions
 from chargers.pictures import TimelineItem
+from restarts.cancel import is_not_yet_sent
 from restarts.models import RestartJob
 from restarts.selectors import attach_row_restarts, with_latest_restart
 
 RESTARTING = extensions.StatusFilter(
     _("Restarting"),
-    Exists(RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)),
+    Exists(
+        RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.State.restarting())
+    ),
 )
 
 
 def charger_page(charger) -> dict:
-    """A charger's ten latest restarts; its row state is the newest one's (no extra query)."""
+    """A charger's ten latest restarts; its row state is the newest one's (no extra query),
+    and whether that one can still be cancelled (its Reset has not gone out)."""
     jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
-    return {"jobs": jobs, "poll": attach_row_restarts([charger])}
-
-
-def _outcome(state: str) -> str | None:
-    if state == RestartJob.State.DONE:
-        return "success"
-    if state in RestartJob.FAILED:
-        return "failure"
-    return None  # still under way
+    cancellable = bool(jobs) and is_not_yet_sent(jobs[0])
+    return {"jobs": jobs, "poll": attach_row_restarts([charger]), "cancellable": cancellable}
 
 
 def charger_timeline(charger, since, now) -> list[TimelineItem]:
@@ -50,7 +47,7 @@ def charger_timeline(charger, since, now) -> list[TimelineItem]:
         TimelineItem(
             start=job.sent_at or job.created_at,
             end=job.finished_at or now,
-            outcome=_outcome(job.state),
+            outcome=job.state_meaning.outcome,
             text=job.get_state_display(),
         )
         for job in jobs

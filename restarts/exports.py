@@ -21,7 +21,7 @@ from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from restarts.models import RestartJob
+from restarts.models import OUTCOME_TEXT, RestartJob
 
 CHUNK = 1000
 BOM = "\ufeff"
@@ -49,11 +49,8 @@ def _time(value, tz) -> str:
 
 
 def outcome_text(state: str) -> str:
-    if state in RestartJob.UNFINISHED:
-        return _("In progress")
-    if state in RestartJob.FAILED:
-        return _("Failed")
-    return _("Restarted") if state == RestartJob.State.DONE else ""
+    """The job's outcome in words, from the state table."""
+    return str(OUTCOME_TEXT[RestartJob.State(state).meaning.outcome])
 
 
 def header() -> list[str]:
@@ -101,7 +98,7 @@ def row(job: RestartJob) -> list[str]:
         job.state,
         outcome_text(job.state),
         job.get_confirmed_by_display() if job.confirmed_by else "",
-        str(RestartJob.DETAILS.get(job.detail, job.detail)),
+        job.detail_text,
         job.reset_type,
         _time(job.created_at, tz),
         _time(job.sent_at, tz),

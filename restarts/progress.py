@@ -18,11 +18,7 @@ from restarts.models import RestartJob
 def states_with(outcome: str | None) -> tuple[str, ...]:
     """The job states with `outcome` (None: still under way), from RestartJob.State."""
     State = RestartJob.State
-    if outcome is None:
-        return tuple(RestartJob.UNFINISHED)
-    if outcome == "failure":
-        return tuple(RestartJob.FAILED)
-    return (State.DONE,) if outcome == "success" else ()
+    return State.unfinished() if outcome is None else State.with_outcome(outcome)
 
 
 @dataclass(frozen=True)

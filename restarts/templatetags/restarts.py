@@ -5,22 +5,17 @@ from tenancy import access
 
 register = template.Library()
 
-KINDS = {RestartJob.State.DONE: "ok", RestartJob.State.SCHEDULED: "warn"}
-
 
 @register.filter
 def job_kind(state: str) -> str:
-    if state in RestartJob.FAILED:
-        return "bad"
-    if state in RestartJob.RESETTING:
-        return "busy"
-    return KINDS.get(state, "")
+    """The state's badge kind, from the state table."""
+    return RestartJob.State(state).meaning.badge
 
 
 @register.filter
 def job_detail(job: RestartJob) -> str:
     """The job's detail in the reader's language when it is one of ours, else as recorded."""
-    return str(RestartJob.DETAILS.get(job.detail, job.detail))
+    return job.detail_text
 
 
 @register.filter

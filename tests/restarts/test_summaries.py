@@ -17,7 +17,7 @@ State = RestartJob.State
 
 
 def finish(restart, state, **fields):
-    restart.jobs.filter(state__in=RestartJob.UNFINISHED).update(state=state, **fields)
+    restart.jobs.filter(state__in=State.unfinished()).update(state=state, **fields)
 
 
 @pytest.fixture
