@@ -96,11 +96,11 @@ def summary_email(restart_request: RestartRequest, jobs, progress: Progress):
         .select_related("charger__group__organisation")
         .order_by("charger__name", "pk")[:LISTED]
     )
+    # Times in the organisation's time zone, as in the CSV.
     tz = failed[0].charger.group.organisation.tzinfo if failed else None
-    url = urljoin(
-        settings.SITE_ROOT, reverse("restarts:history_detail", args=[restart_request.pk])
-    )
-    with translation.override(restart_request.language), timezone.override(tz or timezone.get_default_timezone()):
+    tz = tz or timezone.get_default_timezone()
+    url = urljoin(settings.SITE_ROOT, reverse("restarts:history_detail", args=[restart_request.pk]))
+    with translation.override(restart_request.language), timezone.override(tz):
         context = {
             "restart_request": restart_request,
             "progress": progress,

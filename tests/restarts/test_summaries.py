@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from django.db import connection, transaction
 
+from config.celery import app
 from restarts.models import RestartJob, RestartRequest
 from restarts.summaries import restart_summaries_send
-from config.celery import app
 from tests.helpers import free_port
 from tests.restarts.fleet import make_fleet
 from tests.restarts.test_exports import make_request
