@@ -123,8 +123,15 @@ class GroupRef(Schema):
 
 class RestartBadge(Schema):
     state: str = Field(description="The latest restart job's state.")
-    busy: bool = Field(description="Restarting (or waiting for its session to end).")
-    text: str
+    busy: bool = Field(
+        description="The row is disabled: restarting, or waiting for its session to end."
+    )
+    restarting: bool = Field(description="The reset is under way (the page says Genstarter).")
+    text: str = Field(description="What the Opladere row says, in the caller's language.")
+    badge: str = Field(description="The badge kind the portal shows: busy, ok, warn, bad or ''.")
+    outcome: str | None = Field(
+        description="success, warning, failure or neutral (cancelled); null while under way."
+    )
 
 
 class ChargerOut(Schema):
@@ -161,7 +168,8 @@ class ChargerOut(Schema):
     state: str = Field(description="Our state (see the README's status table).")
     wallbox_status: int
     restart: RestartBadge | None = Field(
-        description="A restart in progress, or one that failed in the last 24 hours."
+        description="A restart in progress, or one that ended in the last 24 hours "
+        "without a plain success (failed, not confirmed, cancelled)."
     )
 
 

@@ -21,5 +21,7 @@ def groups_with_chargers(user):
 
 
 def is_resetting(charger) -> bool:
-    """Whether a restart of this charger is under way (queued, sent or accepted)."""
-    return RestartJob.objects.filter(charger=charger, state__in=RestartJob.RESETTING).exists()
+    """Whether the charger counts as restarting (the state table's `restarting`)."""
+    return RestartJob.objects.filter(
+        charger=charger, state__in=RestartJob.State.restarting()
+    ).exists()

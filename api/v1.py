@@ -16,8 +16,8 @@ from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
 from chargers.statuses import OCPP_STATUSES, status_of
+from restarts import exports, services
 from restarts import selectors as restart_selectors
-from restarts import services
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
 from tenancy.audit import client_ip
@@ -58,7 +58,9 @@ class ChargerFilters(Schema):
 
 
 def _charger_out(charger) -> dict:
-    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
+    state = charger_state(
+        charger, restarting=charger.restart_state in RestartJob.State.restarting()
+    )
     row = restart_selectors.row_restart(charger.restart_state, charger.restart_finished_at)
     return {
         "id": charger.pk,
@@ -86,7 +88,16 @@ def _charger_out(charger) -> dict:
         "session_active": charger.session_active,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
-        "restart": {"state": row.state, "busy": row.busy, "text": row.text} if row else None,
+        "restart": {
+            "state": row.state,
+            "busy": row.busy,
+            "restarting": row.restarting,
+            "text": row.text,
+            "badge": row.kind,
+            "outcome": row.outcome,
+        }
+        if row
+        else None,
     }
 
 
@@ -139,6 +150,10 @@ class JobOut(Schema):
     charge_point_id: str
     state: Literal[tuple(RestartJob.State.values)]  # type: ignore[valid-type]
     state_text: str
+    final: bool = Field(description="False while the job is under way.")
+    outcome: Literal["success", "warning", "failure", "neutral"] | None = Field(
+        description="How a final job ended (neutral: cancelled); null while under way."
+    )
     reset_type: str
     detail: str
     confirmed_by: str
@@ -185,6 +200,8 @@ def _job_out(job: RestartJob) -> dict:
         "charge_point_id": job.charger.charge_point_id,
         "state": job.state,
         "state_text": job.get_state_display(),
+        "final": job.state_meaning.final,
+        "outcome": job.state_meaning.outcome,
         "reset_type": job.reset_type,
         "detail": job.detail,
         "confirmed_by": job.confirmed_by,
@@ -275,6 +292,46 @@ def restart_create(
         if pk not in accepted
     ]
     return Status(200, {**body, "replayed": True, "left_out": left_out})
+
+
+# ---- exports (declared before restarts/{restart_id}, which would take "export" for an id) ----
+
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "CSV (UTF-8 with BOM), one row per job: request, charger, organisation, "
+            "group, state and its code, outcome, evidence (confirmed by, detail), reset type, "
+            "queued/sent/accepted/finished times in the charger's organisation's time zone "
+            "(named in the last column). Header and texts in the caller's language "
+            "(Accept-Language); fields separated by ';' in Danish, ',' in English. Streamed.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "restarts/export",
+    response={ERRORS: schemas.ErrorOut},
+    summary="Every restart job on chargers you manage, as CSV (the history's Eksportér CSV)",
+    openapi_extra=CSV_RESPONSE,
+)
+def restarts_export(request):
+    return exports.csv_response(restart_selectors.jobs_in_scope(request.auth), "restarts.csv")
+
+
+@router.get(
+    "restarts/{restart_id}/export",
+    response={ERRORS: schemas.ErrorOut},
+    summary="One restart request's jobs on chargers you manage, as CSV",
+    openapi_extra=CSV_RESPONSE,
+)
+def restart_export(request, restart_id: int):
+    restart_request = restart_selectors.history_for(request.auth).filter(pk=restart_id).first()
+    if restart_request is None:
+        raise Http404
+    jobs = restart_selectors.jobs_in_scope(request.auth, restart_request)
+    return exports.csv_response(jobs, f"restart-{restart_request.pk}.csv")
 
 
 @router.get(

@@ -102,7 +102,9 @@ def refresh_token(request):
 
 
 def _summary(charger) -> dict:
-    state = charger_state(charger, restarting=charger.restart_state in RestartJob.RESETTING)
+    state = charger_state(
+        charger, restarting=charger.restart_state in RestartJob.State.restarting()
+    )
     status = wallbox_status(state)
     return {
         "id": charger.pk,

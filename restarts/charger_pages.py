@@ -18,7 +18,9 @@ from restarts.selectors import attach_row_restarts, with_latest_restart
 
 RESTARTING = extensions.StatusFilter(
     _("Restarting"),
-    Exists(RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)),
+    Exists(
+        RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.State.restarting())
+    ),
 )
 
 
@@ -28,14 +30,6 @@ def charger_page(charger) -> dict:
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
     return {"jobs": jobs, "poll": attach_row_restarts([charger])}
-
-
-def _outcome(state: str) -> str | None:
-    if state == RestartJob.State.DONE:
-        return "success"
-    if state in RestartJob.FAILED:
-        return "failure"
-    return None  # still under way
 
 
 def charger_timeline(charger, since, now) -> list[TimelineItem]:
@@ -50,7 +44,7 @@ def charger_timeline(charger, since, now) -> list[TimelineItem]:
         TimelineItem(
             start=job.sent_at or job.created_at,
             end=job.finished_at or now,
-            outcome=_outcome(job.state),
+            outcome=job.state_meaning.outcome,
             text=job.get_state_display(),
         )
         for job in jobs

@@ -100,7 +100,9 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
         ids = list(dict.fromkeys(clean_ids(chargers)))
         asked = visible_chargers(user).filter(pk__in=[i for i in ids if i is not None])
         unknown = None  # known after the query
-    unfinished = RestartJob.objects.filter(charger=OuterRef("pk"), state__in=RestartJob.UNFINISHED)
+    unfinished = RestartJob.objects.filter(
+        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
+    )
     visible = list(
         asked.select_related("group__organisation__subscription")
         .annotate(restarting=Exists(unfinished))

@@ -123,7 +123,7 @@ def _answer(result, now) -> tuple[str, dict]:
         to, fields = State.SKIPPED, {"detail": "not_connected"}
     else:  # timeout, error: we cannot know whether it arrived, so never send again
         to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
-    if to not in RestartJob.UNFINISHED:
+    if to not in RestartJob.State.unfinished():
         fields["finished_at"] = answered or now
     if result.sent_at is not None:
         fields["sent_at"] = _stamp(result.sent_at)

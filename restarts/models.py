@@ -1,7 +1,11 @@
 """Restart requests and the one job per charger that carries each restart through its states.
 
     queued → sent → accepted → done
-    side exits: rejected, no_answer, not_back, skipped, scheduled (→ accepted/queued → …)
+    side exits: rejected, no_answer, not_back, unconfirmed, skipped, cancelled,
+    waiting (→ queued), scheduled (→ accepted/queued → …)
+
+What each state means (final or not, restarting or not, badge, texts, outcome) is
+declared once, on `RestartJob.State`; pages, the history and both APIs read it there.
 
 Every transition is a conditional move (`RestartJob.objects.filter(…).move(from_, to)`),
 written to the database before anyone is shown it.
@@ -9,11 +13,14 @@ written to the database before anyone is shown it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
@@ -95,22 +102,144 @@ class RestartJobQuerySet(models.QuerySet):
     move.alters_data = True
 
 
-class RestartJob(models.Model):
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENT = "sent", _("Sent")
-        ACCEPTED = "accepted", _("Accepted")
-        SCHEDULED = "scheduled", _("Restarts when charging ends")
-        DONE = "done", _("Done")
-        REJECTED = "rejected", _("Rejected")
-        NO_ANSWER = "no_answer", _("No answer")
-        NOT_BACK = "not_back", _("Did not come back")
-        SKIPPED = "skipped", _("Skipped")
+@dataclass(frozen=True)
+class StateMeaning:
+    """What a job state means, for every page and API that shows or counts it."""
 
-    UNFINISHED = (State.QUEUED, State.SENT, State.ACCEPTED, State.SCHEDULED)
-    # The charger is going through (or about to go through) a reset right now.
-    RESETTING = (State.QUEUED, State.SENT, State.ACCEPTED)
-    FAILED = (State.REJECTED, State.NO_ANSWER, State.NOT_BACK, State.SKIPPED)
+    final: bool
+    # success / warning / failure / neutral once final; None while under way
+    outcome: str | None
+    badge: str  # css badge kind on rows and in the history: busy, ok, warn, bad or ""
+    # The charger is going through its reset now: the row is disabled and says
+    # Genstarter, the APIs report the charger as restarting (Wallbox 166), the
+    # "restarting" filter lists it and the rows poll fast.
+    restarting: bool = False
+    # The row is disabled (no second restart can be asked for) though not restarting.
+    holds_row: bool = False
+    # What the charger's row says: while the job runs, or for a day after a final one
+    # that needs a look. None: the row shows nothing.
+    row_text: Promise | None = None
+
+
+# A job's outcome in words (the state table gives each state one; None: under way).
+OUTCOME_TEXT = {
+    None: _("In progress"),
+    "success": _("Restarted"),
+    "warning": _("Not confirmed"),
+    "failure": _("Failed"),
+    "neutral": _("Cancelled"),
+}
+
+
+class JobState(models.TextChoices):
+    """Every job state and its meaning, declared once; pages and APIs read it here.
+
+    Each member is `value, StateMeaning(...), label` (the label is the state's name in
+    the history and the API's `state_text`).
+    """
+
+    QUEUED = (
+        "queued",
+        StateMeaning(False, None, "busy", restarting=True, row_text=_("Restarting")),
+        _("Queued"),
+    )
+    WAITING = (
+        "waiting",
+        StateMeaning(False, None, "busy", restarting=True, row_text=_("Restarting")),
+        _("Waiting for the charger"),
+    )
+    SENT = (
+        "sent",
+        StateMeaning(False, None, "busy", restarting=True, row_text=_("Restarting")),
+        _("Sent"),
+    )
+    ACCEPTED = (
+        "accepted",
+        StateMeaning(False, None, "busy", restarting=True, row_text=_("Restarting")),
+        _("Accepted"),
+    )
+    SCHEDULED = (
+        "scheduled",
+        StateMeaning(
+            False, None, "warn", holds_row=True, row_text=_("Restarts when charging ends")
+        ),
+        _("Restarts when charging ends"),
+    )
+    DONE = "done", StateMeaning(True, "success", "ok"), _("Done")
+    UNCONFIRMED = (
+        "unconfirmed",
+        StateMeaning(True, "warning", "warn", row_text=_("Back, restart not confirmed")),
+        _("Back, restart not confirmed"),
+    )
+    CANCELLED = (
+        "cancelled",
+        StateMeaning(True, "neutral", "", row_text=_("Restart cancelled")),
+        _("Cancelled"),
+    )
+    REJECTED = (
+        "rejected",
+        StateMeaning(True, "failure", "bad", row_text=_("Restart failed: rejected")),
+        _("Rejected"),
+    )
+    NO_ANSWER = (
+        "no_answer",
+        StateMeaning(True, "failure", "bad", row_text=_("Restart failed: no answer")),
+        _("No answer"),
+    )
+    NOT_BACK = (
+        "not_back",
+        StateMeaning(True, "failure", "bad", row_text=_("Restart failed: did not come back")),
+        _("Did not come back"),
+    )
+    SKIPPED = (
+        "skipped",
+        StateMeaning(True, "failure", "bad", row_text=_("Restart skipped")),
+        _("Skipped"),
+    )
+
+    def __new__(cls, value: str, meaning: StateMeaning):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    @classmethod
+    def of(cls, value: str | None) -> JobState | None:
+        """The member for a stored state (None for none)."""
+        return cls(value) if value else None
+
+    @classmethod
+    def _where(cls, test) -> tuple[str, ...]:
+        return tuple(member.value for member in cls if test(member.meaning))
+
+    @classmethod
+    def unfinished(cls) -> tuple[str, ...]:
+        """States a job is still under way in (at most one per charger)."""
+        return cls._where(lambda m: not m.final)
+
+    @classmethod
+    def restarting(cls) -> tuple[str, ...]:
+        """States in which the charger counts as restarting (Genstarter)."""
+        return cls._where(lambda m: m.restarting)
+
+    @classmethod
+    def holding_row(cls) -> tuple[str, ...]:
+        """States that disable the charger's row (restarting, or waiting to)."""
+        return cls._where(lambda m: m.restarting or m.holds_row)
+
+    @classmethod
+    def with_outcome(cls, outcome: str) -> tuple[str, ...]:
+        """Final states of one outcome: success, warning, failure or neutral."""
+        return cls._where(lambda m: m.outcome == outcome)
+
+    @classmethod
+    def failed(cls) -> tuple[str, ...]:
+        return cls.with_outcome("failure")
+
+
+class RestartJob(models.Model):
+    State = JobState
+
     # Why a job ended without a reset (its `detail` code); shown translated on the row
     # and in the history. Any other detail is the charger's own words, shown as recorded.
     DETAILS = {
@@ -164,14 +293,14 @@ class RestartJob(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["charger"],
-                condition=Q(state__in=["queued", "sent", "accepted", "scheduled"]),
+                condition=Q(state__in=JobState.unfinished()),
                 name="restartjob_one_unfinished_per_charger",
             )
         ]
         indexes = [
             models.Index(
                 fields=["state", "created_at"],
-                condition=Q(state__in=["queued", "sent", "accepted", "scheduled"]),
+                condition=Q(state__in=JobState.unfinished()),
                 name="restartjob_unfinished",
             ),
             models.Index(fields=["charger", "-created_at"], name="restartjob_charger_latest"),
@@ -182,4 +311,8 @@ class RestartJob(models.Model):
 
     @property
     def is_unfinished(self) -> bool:
-        return self.state in self.UNFINISHED
+        return self.state in self.State.unfinished()
+
+    @property
+    def state_meaning(self) -> StateMeaning:
+        return self.State(self.state).meaning

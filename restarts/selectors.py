@@ -7,22 +7,14 @@ from datetime import timedelta
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from chargers.access import manageable_chargers
 from restarts.models import RestartJob, RestartRequest
 
 State = RestartJob.State
 
-# How long a failed restart stays marked on its charger's row.
+# How long a final restart that needs a look stays marked on its charger's row.
 FAILURE_SHOWN_FOR = timedelta(hours=24)
-
-FAILURE_TEXT = {
-    State.REJECTED: _("Restart failed: rejected"),
-    State.NO_ANSWER: _("Restart failed: no answer"),
-    State.NOT_BACK: _("Restart failed: did not come back"),
-    State.SKIPPED: _("Restart skipped"),
-}
 
 
 @dataclass(frozen=True)
@@ -33,10 +25,8 @@ class RowRestart:
     busy: bool  # disabled, "Genstarter" (or waiting for the session to end)
     text: str
     kind: str  # css badge kind
-
-    @property
-    def resetting(self) -> bool:
-        return self.state in RestartJob.RESETTING
+    restarting: bool  # the reset is under way (Genstarter): the rows poll fast
+    outcome: str | None  # success / warning / failure / neutral; None while under way
 
 
 def with_latest_restart(qs: QuerySet) -> QuerySet:
@@ -49,14 +39,24 @@ def with_latest_restart(qs: QuerySet) -> QuerySet:
 
 
 def row_restart(state: str | None, finished_at, now=None) -> RowRestart | None:
-    if state in RestartJob.RESETTING:
-        return RowRestart(state, True, str(_("Restarting")), "busy")
-    if state == State.SCHEDULED:
-        return RowRestart(state, True, str(_("Restarts when charging ends")), "warn")
-    now = now or timezone.now()
-    if state in FAILURE_TEXT and finished_at and finished_at > now - FAILURE_SHOWN_FOR:
-        return RowRestart(state, False, str(FAILURE_TEXT[state]), "bad")
-    return None
+    """What the row says about its latest job, from the state table: an unfinished one
+    always; a final one for a day after it ended, if its state has a row text."""
+    member = State.of(state)
+    if member is None or member.meaning.row_text is None:
+        return None
+    meaning = member.meaning
+    if meaning.final:
+        now = now or timezone.now()
+        if not finished_at or finished_at <= now - FAILURE_SHOWN_FOR:
+            return None
+    return RowRestart(
+        state=member.value,
+        busy=member.value in State.holding_row(),
+        text=str(meaning.row_text),
+        kind=meaning.badge,
+        restarting=meaning.restarting,
+        outcome=meaning.outcome,
+    )
 
 
 def attach_row_restarts(chargers) -> str | None:
@@ -66,8 +66,12 @@ def attach_row_restarts(chargers) -> str | None:
     for charger in chargers:
         charger.restart = row_restart(charger.restart_state, charger.restart_finished_at, now)
         if charger.restart and charger.restart.busy:
-            poll = "2s" if charger.restart.resetting or poll == "2s" else "10s"
+            poll = "2s" if charger.restart.restarting or poll == "2s" else "10s"
     return poll
+
+
+def _count(mine: Q, states: tuple[str, ...]) -> Count:
+    return Count("jobs", filter=mine & Q(jobs__state__in=states))
 
 
 def history_for(user) -> QuerySet[RestartRequest]:
@@ -78,12 +82,20 @@ def history_for(user) -> QuerySet[RestartRequest]:
         RestartRequest.objects.filter(pk__in=scope.values("request_id"))
         .annotate(
             total=Count("jobs", filter=mine),
-            done=Count("jobs", filter=mine & Q(jobs__state=State.DONE)),
-            failed=Count("jobs", filter=mine & Q(jobs__state__in=RestartJob.FAILED)),
-            pending=Count("jobs", filter=mine & Q(jobs__state__in=RestartJob.UNFINISHED)),
+            done=_count(mine, State.with_outcome("success")),
+            warnings=_count(mine, State.with_outcome("warning")),
+            failed=_count(mine, State.with_outcome("failure")),
+            cancelled=_count(mine, State.with_outcome("neutral")),
+            pending=_count(mine, State.unfinished()),
         )
         .order_by("-requested_at", "-pk")
     )
+
+
+def jobs_in_scope(user, restart_request: RestartRequest | None = None) -> QuerySet[RestartJob]:
+    """The jobs on chargers `user` manages (of one request, or of all): what they may export."""
+    jobs = RestartJob.objects.filter(charger__in=manageable_chargers(user))
+    return jobs if restart_request is None else jobs.filter(request=restart_request)
 
 
 def jobs_for(user, restart_request: RestartRequest) -> QuerySet[RestartJob]:

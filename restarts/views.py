@@ -12,7 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from chargers.selectors import charger_filter
-from restarts import selectors, services
+from restarts import exports, selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
 from tenancy import access
@@ -87,3 +87,19 @@ def history_detail(request, pk):
     return render(
         request, "restarts/history_detail.html", {"restart_request": restart_request, "jobs": jobs}
     )
+
+
+@require_GET
+def history_export(request):
+    """Eksportér CSV: every job the user may see, newest request first, streamed."""
+    return exports.csv_response(selectors.jobs_in_scope(request.user), _("restarts.csv"))
+
+
+@require_GET
+def history_detail_export(request, pk):
+    restart_request = get_object_or_404(RestartRequest, pk=pk)
+    jobs = selectors.jobs_in_scope(request.user, restart_request)
+    if not jobs.exists():  # none of its chargers are yours: as if it did not exist
+        raise Http404
+    filename = _("restart-%(id)d.csv") % {"id": restart_request.pk}
+    return exports.csv_response(jobs, filename)

@@ -47,7 +47,7 @@ class ReadOnlyAdmin(AuditedAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(AuditedAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "time_zone", "created_at"]
     search_fields = ["name"]
 
 

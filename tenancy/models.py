@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def _default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Not a time zone: %(value)s."), params={"value": value})
+
+
 class Organisation(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The time zone its reports (restart exports, summaries) give times in.
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=_default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("An IANA name such as Europe/Copenhagen; reports give times in it."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -20,6 +40,13 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
     def has_active_business(self, at=None) -> bool:
         sub = getattr(self, "subscription", None)

@@ -5,16 +5,11 @@ from tenancy import access
 
 register = template.Library()
 
-KINDS = {RestartJob.State.DONE: "ok", RestartJob.State.SCHEDULED: "warn"}
-
 
 @register.filter
 def job_kind(state: str) -> str:
-    if state in RestartJob.FAILED:
-        return "bad"
-    if state in RestartJob.RESETTING:
-        return "busy"
-    return KINDS.get(state, "")
+    """The state's badge kind, from the state table."""
+    return RestartJob.State(state).meaning.badge
 
 
 @register.filter

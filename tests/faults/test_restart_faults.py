@@ -46,7 +46,9 @@ def states(request) -> Counter:
 
 
 def unfinished(request) -> int:
-    return RestartJob.objects.filter(request=request, state__in=RestartJob.UNFINISHED).count()
+    return RestartJob.objects.filter(
+        request=request, state__in=RestartJob.State.unfinished()
+    ).count()
 
 
 def test_worker_killed_mid_restart_of_200_every_job_ends_and_no_charger_is_reset_twice(

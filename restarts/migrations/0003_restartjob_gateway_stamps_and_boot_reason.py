@@ -13,7 +13,7 @@ def claimed_when_sent(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("restarts", "0001_initial"),
+        ("restarts", "0002_job_states_waiting_unconfirmed_cancelled"),
     ]
 
     operations = [
