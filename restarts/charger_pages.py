@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chargers import extensions
 from chargers.pictures import TimelineItem
+from restarts.cancel import is_not_yet_sent
 from restarts.models import RestartJob
 from restarts.selectors import attach_row_restarts, with_latest_restart
 
@@ -25,11 +26,13 @@ RESTARTING = extensions.StatusFilter(
 
 
 def charger_page(charger) -> dict:
-    """A charger's ten latest restarts; its row state is the newest one's (no extra query)."""
+    """A charger's ten latest restarts; its row state is the newest one's (no extra query),
+    and whether that one can still be cancelled (its Reset has not gone out)."""
     jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
-    return {"jobs": jobs, "poll": attach_row_restarts([charger])}
+    cancellable = bool(jobs) and is_not_yet_sent(jobs[0])
+    return {"jobs": jobs, "poll": attach_row_restarts([charger]), "cancellable": cancellable}
 
 
 def charger_timeline(charger, since, now) -> list[TimelineItem]:

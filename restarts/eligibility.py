@@ -1,8 +1,10 @@
-"""Who may restart which chargers right now: the one function that decides.
+"""Who may restart which chargers right now: the one place that decides.
 
 `evaluate` is called when the confirmation window opens and again when OKAY is
 posted (the world may have changed in between), and by any other entry point
-(the API) through `restarts.services.restart_request_create`.
+(the API) through `restarts.services.restart_request_create`. `rights_lost` asks
+the same rule's right-to-restart part (role and group, Business for several) once
+more for jobs about to be sent, which may have waited minutes or hours.
 
 Ids the user cannot see (other organisations, other groups, or no charger at
 all) are all the same to this function: "not found". Nothing about them leaks.
@@ -125,10 +127,56 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
             code = "no_remote_restart"
         elif charger.restarting:
             code = "restarting"
-        elif several and not charger.group.organisation.has_active_business(now):
+        elif lacks_business(charger, several=several, now=now):
             code = "no_business"
         else:
             result.eligible.append(Eligible(charger=charger, charging=charger.session_active))
             continue
         result._leave_out(code, charger)
     return result
+
+
+def lacks_business(charger: Charger, *, several: bool, now) -> bool:
+    """Restarting more than one charger at once needs its organisation's Business plan."""
+    return several and not charger.group.organisation.has_active_business(now)
+
+
+def rights_lost(jobs: Iterable[RestartJob], *, now=None) -> dict[int, str]:
+    """{job id: reason code} for the jobs whose requester may no longer restart the charger.
+
+    The right-to-restart part of `evaluate`, asked again when a job is finally sent:
+    the requester (still an active user) is admin or super-admin of the charger's
+    group (`manageable_chargers`), and a request for several chargers still has an
+    active Business subscription. Connection and the like are the sender's concern.
+    Codes: "not_allowed", "no_business" (REASONS). A few queries per requester.
+    """
+    now = now or timezone.now()
+    jobs = list(jobs)
+    chargers = {
+        c.pk: c
+        for c in Charger.objects.select_related("group__organisation__subscription").filter(
+            pk__in={job.charger_id for job in jobs}
+        )
+    }
+    by_user: dict[int | None, list[RestartJob]] = {}
+    for job in jobs:
+        by_user.setdefault(job.request.requested_by_id, []).append(job)
+    lost: dict[int, str] = {}
+    for user_id, user_jobs in by_user.items():
+        user = user_jobs[0].request.requested_by if user_id else None
+        if user is None or not user.is_active:
+            lost.update(dict.fromkeys((job.pk for job in user_jobs), "not_allowed"))
+            continue
+        manageable = set(
+            manageable_chargers(user)
+            .filter(pk__in=[job.charger_id for job in user_jobs])
+            .values_list("pk", flat=True)
+        )
+        for job in user_jobs:
+            # As on OKAY: "several" is what was asked for, not what was eligible.
+            several = len(set(job.request.asked_ids)) > 1
+            if job.charger_id not in manageable:
+                lost[job.pk] = "not_allowed"
+            elif lacks_business(chargers[job.charger_id], several=several, now=now):
+                lost[job.pk] = "no_business"
+    return lost

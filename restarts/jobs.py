@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from chargers.models import Charger
 from ocpp_gateway import channel
+from restarts.cancel import restart_jobs_drop_lost_rights
 from restarts.models import RestartJob, RestartRequest
 from restarts.waves import release_on_commit
 
@@ -40,7 +41,8 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     boot, the beat) is not among them, so no job's Reset is ever sent twice. A job
     whose charger is no longer eligible is skipped; a 1.6 charger that is charging
     (and the request did not say "now") waits as scheduled until its session ends.
-    A few statements whatever the number of jobs.
+    A job whose requester lost the right to restart the charger meanwhile is
+    cancelled (cancel.restart_jobs_drop_lost_rights). A few statements per requester.
     """
     now = now or timezone.now()
     jobs = list(
@@ -49,6 +51,8 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
         .select_for_update(of=("self",), skip_locked=True)  # a twin task holds them: its own
         .order_by("pk")
     )
+    # The requester's right is checked again as the Reset is about to go.
+    jobs = restart_jobs_drop_lost_rights(jobs, now=now)
     skip: dict[str, list[int]] = {"not_connected": [], "no_remote_restart": []}
     wait: list[int] = []
     by_type: dict[str, list[RestartJob]] = {}

@@ -240,14 +240,21 @@ class JobState(models.TextChoices):
 class RestartJob(models.Model):
     State = JobState
 
-    # Why a job ended without a reset (its `detail` code); shown translated on the row
-    # and in the history. Any other detail is the charger's own words, shown as recorded.
+    # Why a job ended without a reset (its `detail` code, `code` or `code:who`); shown
+    # translated in the history and the export. Any other detail is the charger's own
+    # words, shown as recorded.
     DETAILS = {
         "not_connected": _("not connected"),
         "no_remote_restart": _("cannot be restarted remotely"),
         "no_result": _("the charger did not answer in time"),
         "no_boot": _("no BootNotification in time"),
         "session_did_not_end": _("the charging session did not end in time"),
+        # cancelled when it was to be sent: the requester lost the right meanwhile
+        "not_allowed": _("the requester may no longer restart this charger"),
+        "no_business": _(
+            "restarting several chargers at once needs a Business subscription, which has ended"
+        ),
+        "cancelled_by": _("cancelled by %(who)s"),
     }
 
     class Confirmation(models.TextChoices):
@@ -312,6 +319,15 @@ class RestartJob(models.Model):
     @property
     def is_unfinished(self) -> bool:
         return self.state in self.State.unfinished()
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in the reader's language when it is one of our codes, else as recorded."""
+        code, colon, who = self.detail.partition(":")
+        text = self.DETAILS.get(code)
+        if text is None or (code == "cancelled_by") != bool(colon):
+            return self.detail
+        return str(text) % {"who": who} if colon else str(text)
 
     @property
     def state_meaning(self) -> StateMeaning:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from restarts import views
+from restarts import cancel_views, views
 
 app_name = "restarts"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("history/export.csv", views.history_export, name="history_export"),
     path("history/<int:pk>/", views.history_detail, name="history_detail"),
     path("history/<int:pk>/export.csv", views.history_detail_export, name="history_detail_export"),
+    path("history/<int:pk>/cancel/", cancel_views.cancel_request, name="cancel_request"),
+    path("charger/<int:charger_id>/cancel/", cancel_views.cancel_charger, name="cancel_charger"),
 ]

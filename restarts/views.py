@@ -12,7 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from chargers.selectors import charger_filter
-from restarts import exports, selectors, services
+from restarts import cancel, exports, selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
 from tenancy import access
@@ -84,9 +84,12 @@ def history_detail(request, pk):
     jobs = list(selectors.jobs_for(request.user, restart_request))
     if not jobs:  # none of its chargers are yours: as if it did not exist
         raise Http404
-    return render(
-        request, "restarts/history_detail.html", {"restart_request": restart_request, "jobs": jobs}
-    )
+    context = {
+        "restart_request": restart_request,
+        "jobs": jobs,
+        "cancellable": any(cancel.is_not_yet_sent(job) for job in jobs),
+    }
+    return render(request, "restarts/history_detail.html", context)
 
 
 @require_GET

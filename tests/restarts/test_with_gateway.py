@@ -146,3 +146,15 @@ def test_a_charger_back_without_a_boot_is_asked_for_one(fleet, gateway, sims):
     wait_for(lambda: state(job) == "done", message="done after the triggered boot")
     assert job.confirmed_by == "trigger"
     assert sim.stats.trigger_messages == 1
+
+
+def test_a_requester_who_lost_the_right_meanwhile_never_resets_the_charger(fleet, gateway, sims):
+    from tenancy.models import Membership
+
+    charger, sim = plug_in(fleet, gateway, sims)
+    job = restart(fleet, charger)
+    Membership.objects.filter(user=fleet.admin).delete()
+    assert tasks.send_resets([job.pk]) == {}
+    job.refresh_from_db()
+    assert (job.state, job.detail, job.sent_at) == ("cancelled", "not_allowed", None)
+    assert sim.stats.resets == 0
