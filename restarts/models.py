@@ -292,11 +292,18 @@ class RestartJob(models.Model):
     confirmed_by = models.CharField(
         _("confirmed by"), max_length=16, choices=Confirmation.choices, blank=True
     )
+    # The reason the confirming BootNotification gave (2.0.1: RemoteReset, PowerUp, …).
+    boot_reason = models.CharField(_("boot reason"), max_length=32, blank=True)
 
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)
     # Set when the dispatcher gave the job a slot in its group's wave.
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    # When a worker took it for sending (queued → sent); the Reset leaves after this.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The gateway's stamps: when the Reset frame was written to the charger's socket,
+    # and when the charger's answer (CallResult or CallError) arrived.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
