@@ -20,7 +20,7 @@ def summarise_the_past(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restarts', '0002_job_states_waiting_unconfirmed_cancelled'),
+        ('restarts', '0003_restartjob_gateway_stamps_and_boot_reason'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
