@@ -5,7 +5,8 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``accept`` (default): Reset answered Accepted, then a reboot and a BootNotification;
 - ``reject``: Rejected; ``no_answer``: never answers a Reset;
 - ``never_back``: Accepted and never reconnects; ``slow_back``: stays away longer;
-- ``charging``: a session runs from the first boot (``ChargingSession``).
+- ``charging``: a session runs from the first boot (``ChargingSession``);
+- ``pings_only``: never sends Heartbeat; the websocket's pings and pongs keep it alive.
 
 ``assign_behaviours`` hands them out over a fleet. The charger-side ChargePoints
 (``Sim16``, ``Sim201``) count what the gateway sends and leave the answers to the
@@ -18,6 +19,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from datetime import UTC, datetime
 
 from ocpp import v16, v201
@@ -31,7 +33,15 @@ from ocpp.v201.enums import Action as Action201
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 
-BEHAVIOURS = ("accept", "reject", "no_answer", "never_back", "slow_back", "charging")
+BEHAVIOURS = (
+    "accept",
+    "reject",
+    "no_answer",
+    "never_back",
+    "slow_back",
+    "charging",
+    "pings_only",
+)
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
 
 
@@ -78,6 +88,7 @@ class _SimMixin:
                 reset_type = msg[3].get("type") if isinstance(msg[3], dict) else None
                 self.sim.stats.resets += 1
                 self.sim.stats.reset_types.append(str(reset_type))
+                self.sim.stats.reset_times.append(time.time())
                 logger.info("%s: Reset %s received", self.id, reset_type)
                 if self.sim.behaviour == "no_answer":
                     return  # a charger that never answers
