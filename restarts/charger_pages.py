@@ -2,8 +2,9 @@
 
 Registered in `RestartsConfig.ready()`: each row's latest restart and the polling
 while one runs, the "restarting" status filter (page and API), a charger's
-restart history, and the bar of a bulk restart's progress over the Opladere table. Chargers sit below restarts, so they ask their registry for
-these, never this module.
+restart history, and the bar of a bulk restart's progress over the Opladere
+table. Chargers sit below restarts, so they ask their registry for these, never
+this module.
 """
 
 from __future__ import annotations

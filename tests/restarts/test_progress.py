@@ -24,8 +24,9 @@ def bulk(fleet, who=None, chargers=None) -> RestartRequest:
 
 
 def bar(body: str) -> str:
-    match = re.search(r'<div id="page-banners"[^>]*>(.*?)</div>\s*(?:<div id="charger-results"|$)',
-                      body, re.S)
+    match = re.search(
+        r'<div id="page-banners"[^>]*>(.*?)</div>\s*(?:<div id="charger-results"|$)', body, re.S
+    )
     return match.group(1) if match else ""
 
 
@@ -85,7 +86,8 @@ def test_the_requests_history_page_updates_itself_until_the_end(client, fleet):
     client.force_login(fleet.admin)
     url = f"/restarts/history/{restart.pk}/"
     page = client.get(url).content.decode()
-    assert 'id="request-state" hx-get="' + url + '" hx-swap="outerHTML" hx-trigger="every 2s"' in page
+    polling = f'id="request-state" hx-get="{url}" hx-swap="outerHTML" hx-trigger="every 2s"'
+    assert polling in page
     assert "1 af 3 genstartet · 1 mislykkedes · 1 i gang" in page
 
     restart.jobs.filter(state=State.SENT).update(state=State.DONE, finished_at=timezone.now())
