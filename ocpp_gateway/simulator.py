@@ -9,7 +9,7 @@ Used by ``manage.py simulate_chargers`` (the demo), by the tests and by benchmar
 
 Each charger boots, sends StatusNotification, heartbeats, and on Reset answers per its
 behaviour (``behaviours.py``: accept, reject, no_answer, never_back, slow_back,
-charging). An accepted Reset closes its socket; it stays away ``reboot_seconds``
+charging, two_sessions). An accepted Reset closes its socket; it stays away ``reboot_seconds``
 (``slow_back_seconds`` for slow_back), reconnects (backoff with jitter) and sends
 BootNotification. A connection lost without a Reset is re-established without
 BootNotification, as a field charger does. What each charger received is counted in
@@ -35,7 +35,14 @@ from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from ocpp_gateway.behaviours import BEHAVIOURS, ChargingSession, Sim16, Sim201, now_iso
+from ocpp_gateway.behaviours import (
+    BEHAVIOURS,
+    CHARGING_BEHAVIOURS,
+    ChargingSession,
+    Sim16,
+    Sim201,
+    now_iso,
+)
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
@@ -50,6 +57,7 @@ class ChargerStats:
     boots: int = 0
     heartbeats: int = 0
     resets: int = 0
+    resets_while_charging: int = 0  # a Reset arrived while a session ran on any connector
     reset_types: list[str] = field(default_factory=list)
     trigger_messages: int = 0
     received: Counter = field(default_factory=Counter)
@@ -63,6 +71,7 @@ class ChargerStats:
             "boots": self.boots,
             "heartbeats": self.heartbeats,
             "resets": self.resets,
+            "resets_while_charging": self.resets_while_charging,
             "reset_types": list(self.reset_types),
             "trigger_messages": self.trigger_messages,
             "received": dict(self.received),
@@ -152,7 +161,17 @@ class SimulatedCharger:
         self._stop: asyncio.Event | None = None
         self._reboot: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
-        self.session = ChargingSession(self, session_seconds)
+        # One session per connector the habit charges on (two_sessions: the second lasts
+        # twice as long); a 2.0.1 OnIdle Reset waits for the last to end.
+        self.sessions = [ChargingSession(self, session_seconds)]
+        if behaviour == "two_sessions":
+            self.sessions.append(ChargingSession(self, 2 * session_seconds, connector=2))
+        self.reset_scheduled = False
+
+    @property
+    def charging(self) -> bool:
+        """A session runs on some connector."""
+        return any(session.running for session in self.sessions)
 
     # -- the life of a charger -----------------------------------------------------------
     async def run(self) -> None:
@@ -271,10 +290,11 @@ class SimulatedCharger:
             boot_interval = await self._boot(cp, "PowerUp")
             interval = interval or boot_interval
         await self.send_status(cp)
-        if self.behaviour == "charging" and self.session.state == "none":
-            await self.session.begin(cp)
-        if self.session.running:
-            self.spawn(self.session.finish_later())
+        for session in self.sessions:
+            if self.behaviour in CHARGING_BEHAVIOURS and session.state == "none":
+                await session.begin(cp)
+            if session.running:
+                self.spawn(session.finish_later())
         interval = interval or 60
         while True:
             await asyncio.sleep(interval)
@@ -311,46 +331,54 @@ class SimulatedCharger:
     def _payloads(self):
         return call16 if self.ocpp_version == "1.6" else call201
 
-    def _status_word(self) -> str:
-        if self.session.running:
+    def _status_word(self, session: ChargingSession) -> str:
+        if session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
 
     async def send_status(self, cp) -> None:
-        status = self._status_word()
+        """Every connector's status (1.6: connector 0, the charger, first)."""
         if self.ocpp_version == "1.6":
-            for connector_id in (0, 1):
-                word = "Available" if connector_id == 0 else status
+            await cp.call(
+                call16.StatusNotification(connector_id=0, error_code="NoError", status="Available")
+            )
+        for session in self.sessions:
+            status = self._status_word(session)
+            if self.ocpp_version == "1.6":
                 await cp.call(
                     call16.StatusNotification(
-                        connector_id=connector_id, error_code="NoError", status=word
+                        connector_id=session.connector, error_code="NoError", status=status
                     )
                 )
-        else:
-            await cp.call(
-                call201.StatusNotification(
-                    timestamp=now_iso(), connector_status=status, evse_id=1, connector_id=1
+            else:
+                await cp.call(
+                    call201.StatusNotification(
+                        timestamp=now_iso(),
+                        connector_status=status,
+                        evse_id=session.connector,
+                        connector_id=1,
+                    )
                 )
-            )
 
     # -- resets --------------------------------------------------------------------------
     def reset_answer(self, reset_type: str) -> str:
         if self.behaviour == "reject":
             return "Rejected"
-        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.session.running:
-            self.session.reset_scheduled = True
+        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.charging:
+            self.reset_scheduled = True
             return "Scheduled"
         return "Accepted"
 
     def after_reset_answer(self, reset_type: str) -> None:
-        if self.behaviour == "reject" or self.session.reset_scheduled:
+        if self.behaviour == "reject" or self.reset_scheduled:
             return
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
 
     async def reboot_now(self, reason: str) -> None:
         cp = self._cp
-        if cp is not None and self.session.running:
-            await self.session.end(cp, reason)
+        for session in self.sessions:
+            if cp is not None and session.running:
+                await session.end(cp, reason)
         await asyncio.sleep(0.05)  # let the Reset answer leave before the socket closes
         if self._reboot is not None:
             self._reboot.set()
