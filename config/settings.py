@@ -253,6 +253,8 @@ RESTART_SCHEDULED_DEADLINE = envint("RESTART_SCHEDULED_DEADLINE", 12 * 3600)
 RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
 # How often the beat enforces the deadlines above.
 RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
+# How often the beat looks for ended requests to e-mail a summary of (seconds).
+RESTART_SUMMARY_INTERVAL = envfloat("RESTART_SUMMARY_INTERVAL", 30)
 # Job ids per send task: one task claims, resets and records a chunk of a wave at once.
 RESTART_SEND_BATCH = envint("RESTART_SEND_BATCH", 100)
 # A pending wave release serves every job that finishes meanwhile; its mark lasts this long.
@@ -276,6 +278,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    },
+    # Requests that ended: claimed once, their requester e-mailed if any job failed.
+    "restarts-send-summaries": {
+        "task": "restarts.send_summaries",
+        "schedule": RESTART_SUMMARY_INTERVAL,
+        "options": {"expires": RESTART_SUMMARY_INTERVAL},
     },
     "chargers-prune-history": {
         "task": "chargers.prune_history",
@@ -398,6 +406,9 @@ if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         "timeout": 10,
     }
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "portal@localhost")
+# The portal's address as its users reach it: links in e-mails sent with no page
+# request behind them (the restart summary).
+SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000/")
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``two_sessions``: two connectors charge from the first boot, the second session
   lasting twice as long as the first (a session ending on one says nothing about the
   other).
+- ``pings_only``: never sends Heartbeat; the websocket's pings and pongs keep it alive.
 
 ``assign_behaviours`` hands them out over a fleet. The charger-side ChargePoints
 (``Sim16``, ``Sim201``) count what the gateway sends and leave the answers to the
@@ -21,6 +22,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from datetime import UTC, datetime
 
 from ocpp import v16, v201
@@ -42,6 +44,7 @@ BEHAVIOURS = (
     "slow_back",
     "charging",
     "two_sessions",
+    "pings_only",
 )
 CHARGING_BEHAVIOURS = ("charging", "two_sessions")
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
@@ -92,6 +95,7 @@ class _SimMixin:
                 self.sim.stats.reset_types.append(str(reset_type))
                 if self.sim.charging:
                     self.sim.stats.resets_while_charging += 1
+                self.sim.stats.reset_times.append(time.time())
                 logger.info("%s: Reset %s received", self.id, reset_type)
                 if self.sim.behaviour == "no_answer":
                     return  # a charger that never answers

@@ -94,6 +94,9 @@ class GatewayChargePointMixin:
         self.metrics = gateway.metrics
         # A BootNotification came on this socket (ocpp_gateway_boots_pending counts the rest).
         self.boot_seen = False
+        # When this socket was opened (gateway clock): a boot on it confirms a restart
+        # only if the socket is newer than the Reset.
+        self.connected_at = timezone.now()
         self.last_frame = time.monotonic()
         self._pending: dict[str, tuple[str, asyncio.Future]] = {}
         self._out_lock = asyncio.Lock()
@@ -103,6 +106,11 @@ class GatewayChargePointMixin:
         self.detached = False
         # Whether our route (ocpp:routes) made it to Redis; the gateway retries if not.
         self.route_written = False
+
+    def heard_at(self) -> float:
+        """time.monotonic() of the last frame from the charger: an OCPP message, or a
+        websocket ping or pong (OCPP-J lets a charger keep the link alive with pings)."""
+        return max(self.last_frame, getattr(self._connection, "last_frame_at", 0.0))
 
     # -- incoming frames ---------------------------------------------------------------
     async def route_message(self, raw_msg):
@@ -331,7 +339,7 @@ class GatewayChargePointMixin:
 
     def _record_boot(self, reason: str, **facts) -> None:
         self.boot_seen = True
-        self.recorder.booted(self.charger_pk, timezone.now(), reason, facts)
+        self.recorder.booted(self.charger_pk, timezone.now(), reason, facts, self.connected_at)
         logger.info("%s: BootNotification (%s) %s", self.id, reason, facts)
 
     @property

@@ -37,7 +37,7 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
     @on(Action16.boot_notification)
     def on_boot_notification(self, charge_point_vendor, charge_point_model, **kwargs):
         self._record_boot(
-            "PowerUp",
+            "",  # 1.6's BootNotification gives no reason; 2.0.1's does
             vendor=charge_point_vendor,
             model=charge_point_model,
             firmware_version=kwargs.get("firmware_version", ""),

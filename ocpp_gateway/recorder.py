@@ -106,8 +106,16 @@ class Recorder:
     def disconnected(self, charger_id: int, token: str, at: datetime) -> None:
         self._buffers.events.append(("disconnected", charger_id, token, at))
 
-    def booted(self, charger_id: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
-        self._buffers.events.append(("booted", charger_id, at, reason, facts))
+    def booted(
+        self,
+        charger_id: int,
+        at: datetime,
+        reason: str,
+        facts: dict[str, str],
+        connected_at: datetime | None = None,
+    ) -> None:
+        """A BootNotification at `at` on the socket opened at `connected_at`."""
+        self._buffers.events.append(("booted", charger_id, at, reason, facts, connected_at))
 
     def session(
         self, charger_id: int, at: datetime, op: str, key: str = "", transaction_id: str = ""
@@ -336,11 +344,13 @@ def disconnect_by_id(charge_point_id: str, token: str, at: datetime) -> bool:
     return pk is not None and mark_disconnected(pk, token, at)
 
 
-def _write_booted(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
+def _write_booted(
+    pk: int, at: datetime, reason: str, facts: dict[str, str], connected_at=None
+) -> None:
     fields = {name: value for name, value in facts.items() if value}
     updated = Charger.objects.filter(pk=pk).update(last_boot_at=at, last_seen_at=at, **fields)
     if updated:
-        _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+        _booted_signal(pk, at, reason, facts, connected_at)
 
 
 def _write_session(pk: int, at: datetime, op: str, key: str, transaction_id: str) -> None:
@@ -371,8 +381,10 @@ def _disconnected_signal(pk: int, token: str, at: datetime) -> None:
     _send(signals.charger_disconnected, charger_id=pk, at=at, connection_token=token)
 
 
-def _booted_signal(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
-    _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+def _booted_signal(
+    pk: int, at: datetime, reason: str, facts: dict[str, str], connected_at=None
+) -> None:
+    _send(signals.charger_booted, charger_id=pk, at=at, reason=reason, connected_at=connected_at)
 
 
 def _session_signal(

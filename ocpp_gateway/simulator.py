@@ -8,12 +8,11 @@ Used by ``manage.py simulate_chargers`` (the demo), by the tests and by benchmar
     fleet.stats()["CP-1"]["resets"]
 
 Each charger boots, sends StatusNotification, heartbeats, and on Reset answers per its
-behaviour (``behaviours.py``: accept, reject, no_answer, never_back, slow_back,
-charging, two_sessions). An accepted Reset closes its socket; it stays away ``reboot_seconds``
-(``slow_back_seconds`` for slow_back), reconnects (backoff with jitter) and sends
-BootNotification. A connection lost without a Reset is re-established without
-BootNotification, as a field charger does. What each charger received is counted in
-``ChargerStats``.
+behaviour (``behaviours.py``: its field habits). An accepted Reset closes its socket;
+it stays away ``reboot_seconds`` (``slow_back_seconds`` for slow_back), reconnects
+(backoff with jitter) and sends BootNotification. A connection lost without a Reset is
+re-established without BootNotification, as a field charger does. What each charger
+received is counted in ``ChargerStats`` (``sim_stats.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ import json
 import logging
 import random
 import ssl
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,41 +40,12 @@ from ocpp_gateway.behaviours import (
     Sim201,
     now_iso,
 )
+from ocpp_gateway.sim_stats import ChargerStats
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
-
-
-@dataclass
-class ChargerStats:
-    connects: int = 0
-    handshake_failures: int = 0
-    boots: int = 0
-    heartbeats: int = 0
-    resets: int = 0
-    resets_while_charging: int = 0  # a Reset arrived while a session ran on any connector
-    reset_types: list[str] = field(default_factory=list)
-    trigger_messages: int = 0
-    received: Counter = field(default_factory=Counter)
-    sessions_started: int = 0
-    sessions_ended: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "connects": self.connects,
-            "handshake_failures": self.handshake_failures,
-            "boots": self.boots,
-            "heartbeats": self.heartbeats,
-            "resets": self.resets,
-            "resets_while_charging": self.resets_while_charging,
-            "reset_types": list(self.reset_types),
-            "trigger_messages": self.trigger_messages,
-            "received": dict(self.received),
-            "sessions_started": self.sessions_started,
-            "sessions_ended": self.sessions_ended,
-        }
 
 
 def client_ssl_context(
@@ -295,6 +263,8 @@ class SimulatedCharger:
                 await session.begin(cp)
             if session.running:
                 self.spawn(session.finish_later())
+        if self.behaviour == "pings_only":  # alive by websocket pings and pongs alone
+            await asyncio.Future()
         interval = interval or 60
         while True:
             await asyncio.sleep(interval)

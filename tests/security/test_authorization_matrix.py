@@ -146,6 +146,12 @@ ROWS: list[Row] = [
     Row("chargers:detail", "see", kwargs=charger),
     Row("restarts:window", "manage", data=restart_selection, lists="manage"),
     Row("restarts:confirm", "manage", method="post", data=restart_selection),
+    Row(
+        "restarts:window_page",
+        "manage",
+        data=lambda world, target: {"scope": "filter", **in_group(world, target)},
+        lists="manage",
+    ),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
     # Grupper, members, organisation, audit trail (issue 9).
