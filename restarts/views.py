@@ -14,6 +14,7 @@ from django_htmx.http import trigger_client_event
 from restarts import cancel, exports, matching, selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
+from restarts.progress import progress_of
 from tenancy import access
 from tenancy.audit import client_ip
 from tenancy.ids import parse_id
@@ -136,6 +137,7 @@ def history(request):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def history_detail(request, pk):
     restart_request = get_object_or_404(RestartRequest, pk=pk)
     jobs = list(selectors.jobs_for(request.user, restart_request))
@@ -145,8 +147,11 @@ def history_detail(request, pk):
         "restart_request": restart_request,
         "jobs": jobs,
         "cancellable": any(cancel.is_not_yet_sent(job) for job in jobs),
+        # Polls itself every 2 s while a job is under way (the page's one request).
+        "progress": progress_of(selectors.jobs_in_scope(request.user, restart_request)),
     }
-    return render(request, "restarts/history_detail.html", context)
+    template = _template(request, "restarts/history_detail.html", "request_state")
+    return render(request, template, context)
 
 
 @require_GET
