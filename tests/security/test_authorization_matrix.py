@@ -154,6 +154,9 @@ ROWS: list[Row] = [
     ),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
+    # Cancel: a request's jobs on chargers you manage; a charger's restart.
+    Row("restarts:cancel_request", "manage", method="post", kwargs=restart_request),
+    Row("restarts:cancel_charger", "manage", method="post", kwargs=charger_id),
     # Grupper, members, organisation, audit trail (issue 9).
     Row("groups:tree", "login", lists="see"),
     Row("groups:detail", "see", kwargs=group, lists="see"),
@@ -200,6 +203,13 @@ ROWS: list[Row] = [
     Row(
         "api:restart_detail",
         "manage",
+        kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
+        api=True,
+    ),
+    Row(
+        "api:restart_cancel",
+        "manage",
+        method="post",
         kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
     ),
