@@ -206,6 +206,7 @@ ROWS: list[Row] = [
         kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
     ),
+    Row("api:restart_list", "login", api=True, lists="manage"),
     Row(
         "api:restart_cancel",
         "manage",
