@@ -153,7 +153,7 @@ class SimulatedCharger:
             if outcome == "stop":
                 break
             if outcome == "reboot":
-                need_boot = True
+                need_boot = self.behaviour != "back_without_boot"
                 if self.behaviour == "never_back":
                     logger.info("%s: rebooting and never coming back", self.id)
                     await self._stop.wait()
@@ -238,7 +238,7 @@ class SimulatedCharger:
     async def _live(self, cp, need_boot: bool) -> None:
         interval = self.heartbeat_seconds
         if need_boot:
-            boot_interval = await self._boot(cp, "PowerUp")
+            boot_interval = await self._boot(cp, self.boot_reason)
             interval = interval or boot_interval
         await self.send_status(cp)
         if self.behaviour == "charging" and self.session.state == "none":
@@ -318,6 +318,11 @@ class SimulatedCharger:
         if self.behaviour == "reject" or self.session.reset_scheduled:
             return
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
+
+    @property
+    def boot_reason(self) -> str:
+        """Its next boot's reason (2.0.1): RemoteReset after a Reset, else PowerUp."""
+        return "RemoteReset" if self.stats.resets else "PowerUp"
 
     async def reboot_now(self, reason: str) -> None:
         cp = self._cp
