@@ -86,6 +86,7 @@ def _charger_out(charger) -> dict:
         if charger.last_status
         else "",
         "session_active": charger.session_active,
+        "charging_connectors": charger.charging_connectors,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
         "restart": {

@@ -15,7 +15,8 @@ charger_disconnected = Signal()
 charger_booted = Signal()
 # kwargs: charger_id, at, status (OCPP connector/charger status), connector_id
 charger_status_changed = Signal()
-# kwargs: charger_id, at, active (bool): a charging session started or ended
+# kwargs: charger_id, at, active (bool: any connector still has a session), connector
+# (the connector or EVSE whose session started or ended; "" when a boot cleared them all)
 charger_session_changed = Signal()
 
 # Sent by the portal, not the gateway: a charger must now prove a higher security profile.

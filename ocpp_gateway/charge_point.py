@@ -41,6 +41,7 @@ from ocpp_gateway import channel
 from ocpp_gateway.channel import CallResult
 from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder
+from ocpp_gateway.sessions import SessionBook
 
 logger = logging.getLogger("ocpp_gateway")
 # Every frame in and out, at INFO (quiet by default, see LOGGING in settings).
@@ -100,7 +101,7 @@ class GatewayChargePointMixin:
         self._pending: dict[str, tuple[str, asyncio.Future]] = {}
         self._out_lock = asyncio.Lock()
         self._statuses: dict[object, str] = {}
-        self._session_active: bool | None = None
+        self.sessions = SessionBook(self._record_session)  # per connector (sessions.py)
         self.closed = False
         self.detached = False
         # Whether our route (ocpp:routes) made it to Redis; the gateway retries if not.
@@ -333,11 +334,8 @@ class GatewayChargePointMixin:
         if was_faulted != (FAULTED in self._statuses.values()):
             self.recorder.fault(self.charger_pk, now, not was_faulted)
 
-    def _record_session(self, active: bool) -> None:
-        if self._session_active == active:
-            return
-        self._session_active = active
-        self.recorder.session(self.charger_pk, timezone.now(), active)
+    def _record_session(self, op: str, key: str, transaction_id: str) -> None:
+        self.recorder.session(self.charger_pk, timezone.now(), op, key, transaction_id)
 
     def _record_boot(self, reason: str, **facts) -> None:
         self.boot_seen = True

@@ -27,13 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
 
 from chargers import signals
 from chargers.models import Charger, ChargerEvent
-from ocpp_gateway import bulk_writes, history
+from ocpp_gateway import bulk_writes, history, sessions
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
@@ -111,8 +117,11 @@ class Recorder:
         """A BootNotification at `at` on the socket opened at `connected_at`."""
         self._buffers.events.append(("booted", charger_id, at, reason, facts, connected_at))
 
-    def session(self, charger_id: int, at: datetime, active: bool) -> None:
-        self._buffers.events.append(("session", charger_id, at, active))
+    def session(
+        self, charger_id: int, at: datetime, op: str, key: str = "", transaction_id: str = ""
+    ) -> None:
+        """A change to the charger's sessions (ocpp_gateway/sessions.py: op on a connector)."""
+        self._buffers.events.append(("session", charger_id, at, op, key, transaction_id))
 
     def status(self, charger_id: int, at: datetime, status: str, connector_id: int | None) -> None:
         self._buffers.statuses[charger_id] = (status, connector_id, at)
@@ -344,10 +353,23 @@ def _write_booted(
         _booted_signal(pk, at, reason, facts, connected_at)
 
 
-def _write_session(pk: int, at: datetime, active: bool) -> None:
-    updated = Charger.objects.filter(pk=pk).update(session_active=active, session_changed_at=at)
-    if updated:
-        _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+def _write_session(pk: int, at: datetime, op: str, key: str, transaction_id: str) -> None:
+    with transaction.atomic():
+        row = (
+            Charger.objects.select_for_update()
+            .filter(pk=pk)
+            .values("sessions", "session_active")
+            .first()
+        )
+        if row is None:
+            return
+        after = sessions.apply(row["sessions"] or {}, op, key, transaction_id)
+        if after == row["sessions"] and bool(after) == row["session_active"]:
+            return  # nothing changed: nothing written, no signal
+        Charger.objects.filter(pk=pk).update(
+            sessions=after, session_active=bool(after), session_changed_at=at
+        )
+    _session_signal(pk, at, op, key, transaction_id, bool(after))
 
 
 def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str, *_security) -> None:
@@ -365,8 +387,16 @@ def _booted_signal(
     _send(signals.charger_booted, charger_id=pk, at=at, reason=reason, connected_at=connected_at)
 
 
-def _session_signal(pk: int, at: datetime, active: bool) -> None:
-    _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+def _session_signal(
+    pk: int, at: datetime, op: str, key: str, transaction_id: str, active: bool
+) -> None:
+    _send(
+        signals.charger_session_changed,
+        charger_id=pk,
+        at=at,
+        active=active,
+        connector=key if op in (sessions.START, sessions.SEEN, sessions.END) else "",
+    )
 
 
 def _fault_history(pk: int, at: datetime, faulted: bool) -> None:

@@ -13,6 +13,7 @@ class ChargerStats:
     boots: int = 0
     heartbeats: int = 0
     resets: int = 0
+    resets_while_charging: int = 0  # a Reset arrived while a session ran on any connector
     reset_types: list[str] = field(default_factory=list)
     # Unix time each Reset frame reached the charger (the tests compare the job's stamps).
     reset_times: list[float] = field(default_factory=list)
@@ -28,6 +29,7 @@ class ChargerStats:
             "boots": self.boots,
             "heartbeats": self.heartbeats,
             "resets": self.resets,
+            "resets_while_charging": self.resets_while_charging,
             "reset_types": list(self.reset_types),
             "reset_times": list(self.reset_times),
             "trigger_messages": self.trigger_messages,

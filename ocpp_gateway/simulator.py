@@ -32,36 +32,21 @@ from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from ocpp_gateway.behaviours import BEHAVIOURS, ChargingSession, Sim16, Sim201, now_iso
+from ocpp_gateway.behaviours import (
+    BEHAVIOURS,
+    CHARGING_BEHAVIOURS,
+    ChargingSession,
+    Sim16,
+    Sim201,
+    now_iso,
+)
 from ocpp_gateway.sim_stats import ChargerStats
+from ocpp_gateway.sim_transport import check_transport, client_ssl_context  # noqa: F401
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
-
-
-def client_ssl_context(
-    ca_file: str | Path | None, cert: str | Path | None = None, key: str | Path | None = None
-) -> ssl.SSLContext:
-    """A charger's TLS: trust the gateway's CA (`ca_file`; None: the system's), and with
-    `cert` and `key` present a client certificate (security profile 3)."""
-    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    if cert:
-        ctx.load_cert_chain(str(cert), str(key) if key else None)
-    return ctx
-
-
-def _check_transport(url: str, profile: int, ssl_context) -> None:
-    secure = url.startswith("wss://")
-    if profile not in (1, 2, 3):
-        raise ValueError(f"security profile {profile!r}: 1, 2 or 3")
-    if profile >= 2 and not secure:
-        raise ValueError(f"security profile {profile} needs a wss:// URL, not {url}")
-    if secure and ssl_context is None:
-        raise ValueError("a wss:// URL needs an SSL context (client_ssl_context)")
-    if not secure and ssl_context is not None:
-        raise ValueError("an SSL context needs a wss:// URL")
 
 
 class SimulatedCharger:
@@ -88,7 +73,7 @@ class SimulatedCharger:
         security_profile: int = 1,
         ssl_context: ssl.SSLContext | None = None,
     ):
-        _check_transport(url, security_profile, ssl_context)
+        check_transport(url, security_profile, ssl_context)
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}; one of {', '.join(BEHAVIOURS)}")
         if ocpp_version not in SUBPROTOCOL:
@@ -122,7 +107,17 @@ class SimulatedCharger:
         self._stop: asyncio.Event | None = None
         self._reboot: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
-        self.session = ChargingSession(self, session_seconds)
+        # One session per connector the habit charges on (two_sessions: the second lasts
+        # twice as long); a 2.0.1 OnIdle Reset waits for the last to end.
+        self.sessions = [ChargingSession(self, session_seconds)]
+        if behaviour == "two_sessions":
+            self.sessions.append(ChargingSession(self, 2 * session_seconds, connector=2))
+        self.reset_scheduled = False
+
+    @property
+    def charging(self) -> bool:
+        """A session runs on some connector."""
+        return any(session.running for session in self.sessions)
 
     # -- the life of a charger -----------------------------------------------------------
     async def run(self) -> None:
@@ -241,10 +236,11 @@ class SimulatedCharger:
             boot_interval = await self._boot(cp, self.boot_reason)
             interval = interval or boot_interval
         await self.send_status(cp)
-        if self.behaviour == "charging" and self.session.state == "none":
-            await self.session.begin(cp)
-        if self.session.running:
-            self.spawn(self.session.finish_later())
+        for session in self.sessions:
+            if self.behaviour in CHARGING_BEHAVIOURS and session.state == "none":
+                await session.begin(cp)
+            if session.running:
+                self.spawn(session.finish_later())
         if self.behaviour == "pings_only":  # alive by websocket pings and pongs alone
             await asyncio.Future()
         interval = interval or 60
@@ -283,39 +279,46 @@ class SimulatedCharger:
     def _payloads(self):
         return call16 if self.ocpp_version == "1.6" else call201
 
-    def _status_word(self) -> str:
-        if self.session.running:
+    def _status_word(self, session: ChargingSession) -> str:
+        if session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
 
     async def send_status(self, cp) -> None:
-        status = self._status_word()
+        """Every connector's status (1.6: connector 0, the charger, first)."""
         if self.ocpp_version == "1.6":
-            for connector_id in (0, 1):
-                word = "Available" if connector_id == 0 else status
+            await cp.call(
+                call16.StatusNotification(connector_id=0, error_code="NoError", status="Available")
+            )
+        for session in self.sessions:
+            status = self._status_word(session)
+            if self.ocpp_version == "1.6":
                 await cp.call(
                     call16.StatusNotification(
-                        connector_id=connector_id, error_code="NoError", status=word
+                        connector_id=session.connector, error_code="NoError", status=status
                     )
                 )
-        else:
-            await cp.call(
-                call201.StatusNotification(
-                    timestamp=now_iso(), connector_status=status, evse_id=1, connector_id=1
+            else:
+                await cp.call(
+                    call201.StatusNotification(
+                        timestamp=now_iso(),
+                        connector_status=status,
+                        evse_id=session.connector,
+                        connector_id=1,
+                    )
                 )
-            )
 
     # -- resets --------------------------------------------------------------------------
     def reset_answer(self, reset_type: str) -> str:
         if self.behaviour == "reject":
             return "Rejected"
-        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.session.running:
-            self.session.reset_scheduled = True
+        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.charging:
+            self.reset_scheduled = True
             return "Scheduled"
         return "Accepted"
 
     def after_reset_answer(self, reset_type: str) -> None:
-        if self.behaviour == "reject" or self.session.reset_scheduled:
+        if self.behaviour == "reject" or self.reset_scheduled:
             return
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
 
@@ -326,8 +329,9 @@ class SimulatedCharger:
 
     async def reboot_now(self, reason: str) -> None:
         cp = self._cp
-        if cp is not None and self.session.running:
-            await self.session.end(cp, reason)
+        for session in self.sessions:
+            if cp is not None and session.running:
+                await session.end(cp, reason)
         await asyncio.sleep(0.05)  # let the Reset answer leave before the socket closes
         if self._reboot is not None:
             self._reboot.set()

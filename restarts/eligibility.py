@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,7 +23,9 @@ from django.utils.translation import gettext_lazy
 from chargers.access import manageable_chargers, visible_chargers
 from chargers.models import Charger
 from restarts.models import RestartJob
+from tenancy import access
 from tenancy.ids import parse_id
+from tenancy.models import Subscription
 
 # Reason codes, in the order the window names them, with their human reason.
 REASONS = {
@@ -34,6 +36,19 @@ REASONS = {
     "restarting": gettext_lazy("already being restarted"),
     "no_business": gettext_lazy("several at once needs a Business subscription"),
 }
+
+
+def reasons_text(counts: dict[str, int]) -> str:
+    """ "2 not connected, 1 cannot be restarted remotely": reasons in the window's order."""
+    return ", ".join(f"{counts[c]} {reason}" for c, reason in REASONS.items() if counts.get(c))
+
+
+def left_out_line(counts: dict[str, int]) -> str:
+    """One line: how many were left out and why ("" when none were)."""
+    n = sum(counts.values())
+    if not n:
+        return ""
+    return _("Left out: %(count)d (%(reasons)s).") % {"count": n, "reasons": reasons_text(counts)}
 
 
 @dataclass(frozen=True)
@@ -71,11 +86,7 @@ class Evaluation:
 
     def left_out_summary(self) -> str:
         """One line: how many were left out and why."""
-        n = self.left_out_count
-        if not n:
-            return ""
-        parts = ", ".join(f"{count} {reason}" for _code, count, reason in self.left_out_reasons())
-        return _("Left out: %(count)d (%(reasons)s).") % {"count": n, "reasons": parts}
+        return left_out_line({code: len(chargers) for code, chargers in self.left_out.items()})
 
     def _leave_out(self, code: str, charger: Charger | None) -> None:
         self.left_out.setdefault(code, []).append(charger)
@@ -84,6 +95,36 @@ class Evaluation:
 def clean_ids(charger_ids: Iterable) -> list[int | None]:
     """Posted ids as ints, junk as None (it counts as "not found")."""
     return [parse_id(raw) for raw in charger_ids]
+
+
+def refusal(user, *, now) -> Case:
+    """The one rule, as SQL: why `user` may not restart a visible charger now ("" = may).
+
+    The checks in the order the window names them; the last one, the Business
+    subscription, counts only when several chargers are asked for, so callers
+    that ask for one treat "no_business" as "". Computed in the database, so a
+    selection of 10,000 is decided in one query, the same way as one of three.
+    """
+    manage = access.scope(user, access.MANAGE_ROLES, "group__path")
+    whens = []
+    if not access.can_manage_any(user):
+        whens.append(When(pk__isnull=False, then=Value("not_allowed")))
+    elif manage.children:  # an empty Q: a platform admin manages every charger
+        whens.append(When(~manage, then=Value("not_allowed")))
+    unfinished = RestartJob.objects.filter(
+        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
+    )
+    sub = "group__organisation__subscription__"
+    business = Q(**{f"{sub}plan": Subscription.Plan.BUSINESS, f"{sub}valid_from__lte": now}) & (
+        Q(**{f"{sub}valid_until__isnull": True}) | Q(**{f"{sub}valid_until__gt": now})
+    )
+    whens += [
+        When(is_connected=False, then=Value("not_connected")),
+        When(supports_remote_restart=False, then=Value("no_remote_restart")),
+        When(Exists(unfinished), then=Value("restarting")),
+        When(business, then=Value("")),
+    ]
+    return Case(*whens, default=Value("no_business"), output_field=CharField())
 
 
 def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
@@ -102,37 +143,24 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
         ids = list(dict.fromkeys(clean_ids(chargers)))
         asked = visible_chargers(user).filter(pk__in=[i for i in ids if i is not None])
         unknown = None  # known after the query
-    unfinished = RestartJob.objects.filter(
-        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
-    )
     visible = list(
-        asked.select_related("group__organisation__subscription")
-        .annotate(restarting=Exists(unfinished))
+        asked.select_related("group__organisation")
+        .annotate(refusal=refusal(user, now=now))
         .order_by("name", "pk")
     )
     if unknown is None:
         unknown = len(ids) - len(visible)
     result.left_out.update({"not_found": [None] * unknown} if unknown else {})
 
-    manageable = set(
-        manageable_chargers(user).filter(pk__in=asked.values("pk")).values_list("pk", flat=True)
-    )
     several = len(visible) > 1
     for charger in visible:
-        if charger.pk not in manageable:
-            code = "not_allowed"
-        elif not charger.is_connected:
-            code = "not_connected"
-        elif not charger.supports_remote_restart:
-            code = "no_remote_restart"
-        elif charger.restarting:
-            code = "restarting"
-        elif lacks_business(charger, several=several, now=now):
-            code = "no_business"
+        code = charger.refusal
+        if code == "no_business" and not several:
+            code = ""
+        if code:
+            result._leave_out(code, charger)
         else:
             result.eligible.append(Eligible(charger=charger, charging=charger.session_active))
-            continue
-        result._leave_out(code, charger)
     return result
 
 

@@ -8,11 +8,20 @@ aggregate over the jobs a user may see (`selectors.jobs_in_scope`), never by loa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from restarts.models import RestartJob
+from restarts.models import RestartJob, RestartRequest
+from restarts.selectors import jobs_in_scope
+
+# A bulk restart that ended stays on the Opladere page this long with its final counts
+# (the poll stops once nothing runs, so the last refresh shows how it ended).
+LINGER = timedelta(minutes=2)
+# Bars shown at most (the newest requests); the history has the rest.
+MAX_BARS = 3
 
 
 def states_with(outcome: str | None) -> tuple[str, ...]:
@@ -42,6 +51,22 @@ class Progress:
     def percent(self) -> int:
         return round(100 * self.ended / self.total) if self.total else 100
 
+    def segments(self) -> list[tuple[str, float, float]]:
+        """(kind, x %, width %) of the bar's coloured pieces: restarted, not confirmed,
+        failed, cancelled; what is still under way stays empty."""
+        pieces, x = [], 0.0
+        for kind, count in (
+            ("ok", self.succeeded),
+            ("warn", self.warned),
+            ("bad", self.failed),
+            ("neutral", self.neutral),
+        ):
+            if count and self.total:
+                width = 100 * count / self.total
+                pieces.append((kind, round(x, 3), round(width, 3)))
+                x += width
+        return pieces
+
     def parts(self) -> list[str]:
         """The sentence in pieces, in the active language; zero counts other than the
         first two are left out."""
@@ -61,19 +86,68 @@ class Progress:
         return " · ".join(self.parts())
 
 
-def progress_of(jobs: QuerySet[RestartJob]) -> Progress:
-    """Count `jobs` by outcome in one query."""
-    outcomes = {
-        "succeeded": "success",
-        "warned": "warning",
-        "failed": "failure",
-        "neutral": "neutral",
-        "unfinished": None,
-    }
-    counts = {
+OUTCOMES = {
+    "succeeded": "success",
+    "warned": "warning",
+    "failed": "failure",
+    "neutral": "neutral",
+    "unfinished": None,
+}
+
+
+def _counts() -> dict:
+    """Count(...) per Progress field, for an aggregate over jobs."""
+    return {
         name: Count("pk", filter=Q(state__in=states_with(outcome)))
-        for name, outcome in outcomes.items()
+        for name, outcome in OUTCOMES.items()
         if states_with(outcome)
     }
-    totals = jobs.order_by().aggregate(total=Count("pk"), **counts)
-    return Progress(**dict.fromkeys(outcomes, 0) | totals)
+
+
+def _progress(row: dict) -> Progress:
+    return Progress(**{name: row.get(name, 0) for name in ("total", *OUTCOMES)})
+
+
+def progress_of(jobs: QuerySet[RestartJob]) -> Progress:
+    """Count `jobs` by outcome in one query."""
+    return _progress(jobs.order_by().aggregate(total=Count("pk"), **_counts()))
+
+
+@dataclass(frozen=True)
+class RequestProgress:
+    """One bulk restart on the Opladere page: its request and how far it has come."""
+
+    id: int
+    requested_at: datetime
+    requested_by_name: str
+    progress: Progress
+
+
+def bulk_restarts_under_way(user, now=None) -> list[RequestProgress]:
+    """Bulk restarts (more than one job in `user`'s scope) running now, or ended within
+    LINGER, newest first; counted over the whole request, not a page, in one query."""
+    now = now or timezone.now()
+    running = RestartJob.objects.filter(state__in=states_with(None)).values("request_id")
+    # Requests with a job under way (partial index), or made recently enough to have
+    # just ended: the jobs of nothing older are read.
+    candidates = RestartRequest.objects.filter(
+        Q(pk__in=running) | Q(requested_at__gte=now - timedelta(days=1))
+    ).values("pk")
+    rows = (
+        jobs_in_scope(user)
+        .filter(request__in=candidates)
+        .values("request_id", "request__requested_at", "request__requested_by_name")
+        .annotate(total=Count("pk"), last_end=Max("finished_at"), **_counts())
+        .filter(total__gt=1)
+        .filter(Q(unfinished__gt=0) | Q(last_end__gte=now - LINGER))
+        .order_by("-request__requested_at", "-request_id")[:MAX_BARS]
+    )
+    return [
+        RequestProgress(
+            row["request_id"],
+            row["request__requested_at"],
+            row["request__requested_by_name"],
+            _progress(row),
+        )
+        for row in rows
+    ]

@@ -5,6 +5,7 @@ from restarts import cancel_views, views
 app_name = "restarts"
 urlpatterns = [
     path("window/", views.restart_window, name="window"),
+    path("window/page/", views.restart_window_page, name="window_page"),
     path("confirm/", views.restart_confirm, name="confirm"),
     path("history/", views.history, name="history"),
     path("history/export.csv", views.history_export, name="history_export"),

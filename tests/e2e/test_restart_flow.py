@@ -95,3 +95,53 @@ def test_admin_restarts_chargers_and_sees_them_come_back(
     )
     assert (jobs["Syd 02"].state, jobs["Syd 02"].reset_type) == ("done", "Immediate")
     assert jobs["Syd afviser"].state == "rejected"
+
+
+def test_all_matching_the_filter_is_confirmed_from_a_summary_with_a_paged_list(
+    stack, browser_page, login
+):
+    """Thousands at once: the window summarises per group, pages and searches the list,
+    and OKAY carries the filter plus the removed chargers."""
+    org = make_org("Nordlys Energi A/S", plan="business")
+    site = make_group(org, name="P-hus Nord")
+    admin = make_member(site, Membership.Role.ADMIN, username="e2e-many")
+    for i in range(1, 121):
+        make_charger(site, charge_point_id=f"E2E-M{i:03d}", name=f"Nord {i:03d}")
+    make_charger(site, charge_point_id="E2E-MOFF", name="Nord slukket", is_connected=False)
+
+    page = browser_page
+    login(page, admin)
+    page.goto(stack.url("/chargers/?q=Nord"))
+    page.get_by_role("checkbox", name="Vælg alle på denne side").check()
+    page.get_by_role("button", name=re.compile("Vælg alle der matcher filteret")).click()
+    page.get_by_role("button", name="Genstart", exact=True).click()
+
+    dialog = page.get_by_role("dialog", name="Genstart oplader")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-restart-count]")).to_have_text("120")
+    groups = dialog.get_by_role("table", name="Pr. gruppe")
+    expect(groups.get_by_role("row", name=re.compile("P-hus Nord"))).to_contain_text(
+        "1: 1 ikke forbundet"
+    )
+    items = dialog.get_by_role("list", name="Opladere der genstartes").get_by_role("listitem")
+    expect(items).to_have_count(50)
+
+    # Remove one on the first page, find another by search and remove it too.
+    dialog.get_by_role("button", name="Fjern Nord 001").click()
+    expect(dialog.get_by_role("button", name="Sæt Nord 001 tilbage")).to_be_visible()
+    dialog.get_by_role("searchbox", name="Find en oplader i listen").fill("Nord 117")
+    expect(items).to_have_count(1)
+    dialog.get_by_role("button", name="Fjern Nord 117").click()
+    expect(dialog.locator("[data-restart-count]")).to_have_text("118")
+    # Paging back keeps what was removed.
+    dialog.get_by_role("searchbox", name="Find en oplader i listen").fill("")
+    expect(items).to_have_count(50)
+    expect(dialog.get_by_role("button", name="Sæt Nord 001 tilbage")).to_be_visible()
+    dialog.get_by_role("button", name="Næste").click()
+    expect(items.first).to_contain_text("Nord 051")
+
+    dialog.get_by_role("button", name="OKAY").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("[data-restart-announce]")).to_have_text("Opladere der genstartes: 118.")
+    restarted = set(RestartJob.objects.values_list("charger__name", flat=True))
+    assert len(restarted) == 118 and not restarted & {"Nord 001", "Nord 117", "Nord slukket"}
