@@ -128,11 +128,12 @@ def bulk_restarts_under_way(user, now=None) -> list[RequestProgress]:
     LINGER, newest first; counted over the whole request, not a page, in one query."""
     now = now or timezone.now()
     running = RestartJob.objects.filter(state__in=states_with(None)).values("request_id")
-    # Requests with a job under way (partial index), or made recently enough to have
-    # just ended: the jobs of nothing older are read.
-    candidates = RestartRequest.objects.filter(
-        Q(pk__in=running) | Q(requested_at__gte=now - timedelta(days=1))
-    ).values("pk")
+    # Requests with a job under way (partial index), or recent ones that may just have
+    # ended (not summed up yet, or only just): the jobs of nothing else are read.
+    just_ended = Q(requested_at__gte=now - timedelta(days=1)) & (
+        Q(summarised_at__isnull=True) | Q(summarised_at__gte=now - LINGER)
+    )
+    candidates = RestartRequest.objects.filter(Q(pk__in=running) | just_ended).values("pk")
     rows = (
         jobs_in_scope(user)
         .filter(request__in=candidates)

@@ -86,16 +86,7 @@ def _summarise(pk: int) -> bool:
 def summary_email(restart_request: RestartRequest, jobs, progress: Progress):
     """The e-mail, rendered in the request's language."""
     user = restart_request.requested_by
-    failed = list(
-        jobs.filter(state__in=states_with("failure"))
-        .select_related("charger__group__organisation")
-        .order_by("charger__name", "pk")[:LISTED]
-    )
-    warned = list(
-        jobs.filter(state__in=states_with("warning"))
-        .select_related("charger__group__organisation")
-        .order_by("charger__name", "pk")[:LISTED]
-    )
+    failed, warned = _listed(jobs, "failure"), _listed(jobs, "warning")
     # Times in the organisation's time zone, as in the CSV.
     tz = failed[0].charger.group.organisation.tzinfo if failed else None
     tz = tz or timezone.get_default_timezone()
@@ -114,3 +105,12 @@ def summary_email(restart_request: RestartRequest, jobs, progress: Progress):
         subject = render_to_string("restarts/summary_subject.txt", context)
         body = render_to_string("restarts/summary_email.txt", context)
     return EmailMultiAlternatives(" ".join(subject.split()), body, to=[user.email])
+
+
+def _listed(jobs, outcome: str) -> list[RestartJob]:
+    """The first LISTED jobs with `outcome`, by charger name."""
+    return list(
+        jobs.filter(state__in=states_with(outcome))
+        .select_related("charger__group__organisation")
+        .order_by("charger__name", "pk")[:LISTED]
+    )

@@ -71,6 +71,12 @@ def test_admin_restarts_chargers_and_sees_them_come_back(
         row = page.get_by_role("row").filter(has_text=name)
         expect(row).to_contain_text("Genstarter")
         expect(page.get_by_role("checkbox", name=f"Vælg {name}")).to_be_disabled()
+    # A bar over the table follows the whole request, named after it.
+    bar = page.get_by_role("progressbar", name=re.compile(r"^Genstart .+ af e2e-admin$"))
+    expect(bar).to_be_visible()
+    expect(bar).to_have_attribute("aria-valuemax", "3")
+    banners = page.locator("#page-banners")
+    expect(banners).to_contain_text(re.compile(r"af 3 genstartet · \d+ mislykkedes"))
     screenshot(page, "opladere-genstarter.png")
 
     # 6. They come back by themselves when the chargers boot again, no reload.
@@ -83,8 +89,32 @@ def test_admin_restarts_chargers_and_sees_them_come_back(
     )
     expect(page.get_by_role("row").filter(has_text="Syd 03")).not_to_contain_text("Genstart")
 
+    # The bar ends with the request, on the same poll, and says how it ended.
+    expect(banners).to_contain_text("Afsluttet: 2 af 3 genstartet · 1 mislykkedes", timeout=SLOW)
+    expect(bar).to_have_attribute("aria-valuenow", "3")
+    screenshot(page.locator(".restart-progress"), "genstart-fremskridt.png")
+
     # Polling stopped: the rows no longer ask to be refreshed.
     expect(page.locator("#charger-results")).not_to_have_attribute("data-polling", re.compile("."))
+
+    # The bar's link: the request's own page, with the same counts and its CSV.
+    page.get_by_role("link", name="Vis genstarten").click()
+    heading = page.get_by_role("heading", name=re.compile("^Genstart .+ af e2e-admin$"))
+    expect(heading).to_be_visible()
+    expect(page.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuetext", re.compile("^2 af 3 genstartet · 1 mislykkedes$")
+    )
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Eksportér CSV").click()
+    assert re.fullmatch(r"genstart-\d+\.csv", download.value.suggested_filename)
+    text = download.value.path().read_text(encoding="utf-8")
+    assert text.startswith("\ufeffAnmodning;")
+    assert "Syd afviser" in text and "Afvist" in text
+    # And the whole history's.
+    page.get_by_role("link", name="Genstartshistorik").first.click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Eksportér CSV").click()
+    assert download.value.suggested_filename == "genstarter.csv"
 
     jobs = {j.charger.name: j for j in RestartJob.objects.select_related("charger")}
     assert set(jobs) == {"Syd 01", "Syd 02", "Syd afviser"}

@@ -96,3 +96,14 @@ def test_the_requests_history_page_updates_itself_until_the_end(client, fleet):
     assert "every 2s" not in part
     assert "2 af 3 genstartet · 1 mislykkedes" in part
     assert "<h1>" not in part  # only the part that changes
+
+
+def test_a_request_summed_up_long_ago_is_not_read_again(client, fleet):
+    restart = bulk(fleet)
+    restart.jobs.update(state=State.DONE, finished_at=timezone.now())
+    client.force_login(fleet.admin)
+    assert 'role="progressbar"' in client.get("/chargers/").content.decode()
+    RestartRequest.objects.filter(pk=restart.pk).update(
+        summarised_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert 'role="progressbar"' not in client.get("/chargers/").content.decode()
