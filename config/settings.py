@@ -366,6 +366,13 @@ OCPP_ALIVE_REFRESH = envfloat("OCPP_ALIVE_REFRESH", 1.0)
 OCPP_ALIVE_GRACE = envfloat("OCPP_ALIVE_GRACE", 5)
 OCPP_GATEWAY_GONE_AFTER = envint("OCPP_GATEWAY_GONE_AFTER", 60)
 OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
+# Storm pacing (ocpp_gateway/pacing.py): a gateway accepts at most OCPP_BOOT_RATE
+# BootNotifications a second, and none while its loop is OCPP_PACING_LAG seconds behind;
+# the others are answered Pending with a jittered interval of 1 to
+# OCPP_PENDING_MAX_INTERVAL seconds and accepted when they ask again.
+OCPP_BOOT_RATE = envint("OCPP_BOOT_RATE", 500)
+OCPP_PACING_LAG = envfloat("OCPP_PACING_LAG", 0.5)
+OCPP_PENDING_MAX_INTERVAL = envint("OCPP_PENDING_MAX_INTERVAL", 30)
 # A worker whose requests a live gateway has taken waits this much longer than the
 # call's deadline for the gateway's reply; requests not yet taken are withdrawn.
 OCPP_REPLY_WAIT_MAX = envfloat("OCPP_REPLY_WAIT_MAX", 20)
