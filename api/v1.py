@@ -157,10 +157,20 @@ class JobOut(Schema):
     )
     reset_type: str
     detail: str
-    confirmed_by: str
+    confirmed_by: Literal["", "boot", "trigger", "status"] = Field(
+        description="The evidence that made the job done: boot (a BootNotification on a "
+        "socket opened after the Reset), trigger (the boot it sent when asked); "
+        "empty when not done. status: only on jobs from before that rule."
+    )
+    boot_reason: str = Field(description="The confirming boot's reason (OCPP 2.0.1).")
     created_at: datetime
     released_at: datetime | None
-    sent_at: datetime | None
+    sent_at: datetime | None = Field(
+        description="When the gateway wrote the Reset to the charger's socket (its clock)."
+    )
+    answered_at: datetime | None = Field(
+        description="When the charger's answer arrived at the gateway; null if none did."
+    )
     accepted_at: datetime | None
     scheduled_at: datetime | None
     finished_at: datetime | None
@@ -206,9 +216,11 @@ def _job_out(job: RestartJob) -> dict:
         "reset_type": job.reset_type,
         "detail": job.detail,
         "confirmed_by": job.confirmed_by,
+        "boot_reason": job.boot_reason,
         "created_at": job.created_at,
         "released_at": job.released_at,
         "sent_at": job.sent_at,
+        "answered_at": job.answered_at,
         "accepted_at": job.accepted_at,
         "scheduled_at": job.scheduled_at,
         "finished_at": job.finished_at,
