@@ -17,6 +17,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
+from ocpp_gateway import pacing
 from ocpp_gateway.charge_point import GatewayChargePointMixin, utc_now_iso
 
 logger = logging.getLogger("ocpp_gateway")
@@ -36,6 +37,10 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
 
     @on(Action16.boot_notification)
     def on_boot_notification(self, charge_point_vendor, charge_point_model, **kwargs):
+        if wait := pacing.boot_wait(self):  # a storm: not registered yet, ask again later
+            return result16.BootNotification(
+                current_time=utc_now_iso(), interval=wait, status="Pending"
+            )
         self._record_boot(
             "",  # 1.6's BootNotification gives no reason; 2.0.1's does
             vendor=charge_point_vendor,
@@ -121,6 +126,10 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
 
     @on(Action201.boot_notification)
     def on_boot_notification(self, charging_station, reason, **kwargs):
+        if wait := pacing.boot_wait(self):  # a storm: not registered yet, ask again later
+            return result201.BootNotification(
+                current_time=utc_now_iso(), interval=wait, status="Pending"
+            )
         self._record_boot(
             reason,
             vendor=charging_station.get("vendor_name", ""),

@@ -52,6 +52,7 @@ from ocpp_gateway.handshake import (
 )
 from ocpp_gateway.liveness import LivenessBeacon, LoopClock
 from ocpp_gateway.metrics import GatewayMetrics
+from ocpp_gateway.pacing import Pacer
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
 from ocpp_gateway.tls import TlsContexts
@@ -77,6 +78,7 @@ class Gateway:
         # The loop stamps it; the liveness thread reads it.
         self.clock = LoopClock()
         self.beacon: LivenessBeacon | None = None
+        self.pacer = Pacer.for_gateway(config, self.clock)  # boots Pending in a storm
         self.handshake = Handshake(
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
@@ -90,6 +92,7 @@ class Gateway:
                 "gateway": self.gateway_id,
                 "connections": len(self.connections),
                 "counters": dict(self.counters),
+                "pacing": {**self.pacer.admission(), "pending": self.pacer.pending_answers},
             },
         )
         self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
@@ -379,6 +382,7 @@ class Gateway:
             clock.lag = max(0.0, now - before - tick)
             clock.tick = now
             clock.connections = len(self.connections)
+            clock.admission = self.pacer.admission()
             if now - last_restore < self.config.alive_refresh:
                 continue
             last_restore = now
