@@ -22,6 +22,7 @@ from restarts import queue
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
+from restarts.plans import restart_jobs_release_planned
 from restarts.summaries import restart_summaries_send
 from restarts.waves import release_pending_clear, restart_jobs_release
 
@@ -38,7 +39,7 @@ RETRY = {
 }
 # A call waits at most RESTART_CALL_TIMEOUT for the charger, and OCPP_REPLY_WAIT_MAX
 # more for a reply a busy gateway owes; the limits leave room for the database around
-# it and stay below RESTART_ANSWER_DEADLINE and the broker's visibility timeout.
+# it and stay below the broker's visibility timeout.
 CALL_SOFT_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 15
 CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 30
 
@@ -114,7 +115,7 @@ def trigger_boot(job_id: int) -> str | None:
     """Ask a charger that came back without a BootNotification to send one."""
     job = (
         RestartJob.objects.select_related("charger")
-        .filter(pk=job_id, state=RestartJob.State.ACCEPTED)
+        .filter(pk=job_id, state__in=[RestartJob.State.ACCEPTED, RestartJob.State.SENT])
         .first()
     )
     if job is None:
@@ -143,3 +144,9 @@ def enforce_deadlines() -> dict[str, int]:
 def send_summaries() -> list[int]:
     """The beat: e-mail the requester of each request that ended with a failure, once."""
     return restart_summaries_send()
+
+
+@shared_task(name=queue.RELEASE_PLANNED, soft_time_limit=60, time_limit=90, **RETRY)
+def release_planned() -> int:
+    """The beat's: planned restarts whose time has come join the queue (plans.py)."""
+    return len(restart_jobs_release_planned())
