@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from api import errors, v1, v1_exports, wallbox
+from api import errors, v1, v1_exports, v1_history, wallbox  # noqa: F401 - v1_history adds to v1
 from api.auth import BearerToken, Session
 from api.throttling import AddressThrottle, UserThrottle
 
@@ -34,4 +34,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("", wallbox.router)
 api.add_router("api/v1/", v1_exports.router)  # before v1: see v1_exports.py
-api.add_router("api/v1/", v1.router)
+api.add_router("api/v1/", v1.router)  # with v1_history's list of restarts on it
