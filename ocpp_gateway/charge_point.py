@@ -331,6 +331,10 @@ class GatewayChargePointMixin:
         self._session_active = active
         self.recorder.session(self.charger_pk, timezone.now(), active)
 
+    def _record_firmware(self, status: str) -> None:
+        """A FirmwareStatusNotification: self-healing leaves a charger mid-update alone."""
+        self.recorder.firmware(self.charger_pk, timezone.now(), str(status)[:32])
+
     def _record_boot(self, reason: str, **facts) -> None:
         self.boot_seen = True
         self.recorder.booted(self.charger_pk, timezone.now(), reason, facts)

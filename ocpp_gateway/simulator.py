@@ -35,7 +35,14 @@ from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from ocpp_gateway.behaviours import BEHAVIOURS, ChargingSession, Sim16, Sim201, now_iso
+from ocpp_gateway.behaviours import (
+    ChargingSession,
+    Sim16,
+    Sim201,
+    TimedHabits,
+    now_iso,
+    split_habits,
+)
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
@@ -55,6 +62,8 @@ class ChargerStats:
     received: Counter = field(default_factory=Counter)
     sessions_started: int = 0
     sessions_ended: int = 0
+    # Calls left unanswered on purpose (the unresponsive_after habit).
+    unanswered: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -68,6 +77,7 @@ class ChargerStats:
             "received": dict(self.received),
             "sessions_started": self.sessions_started,
             "sessions_ended": self.sessions_ended,
+            "unanswered": self.unanswered,
         }
 
 
@@ -119,8 +129,7 @@ class SimulatedCharger:
         ssl_context: ssl.SSLContext | None = None,
     ):
         _check_transport(url, security_profile, ssl_context)
-        if behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {behaviour!r}; one of {', '.join(BEHAVIOURS)}")
+        behaviour, timed = split_habits(behaviour)  # ValueError for an unknown one
         if ocpp_version not in SUBPROTOCOL:
             raise ValueError(f"unknown OCPP version {ocpp_version!r}")
         self.id = charge_point_id
@@ -153,6 +162,7 @@ class SimulatedCharger:
         self._reboot: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
         self.session = ChargingSession(self, session_seconds)
+        self.habits = TimedHabits(self, timed)
 
     # -- the life of a charger -----------------------------------------------------------
     async def run(self) -> None:
@@ -275,6 +285,7 @@ class SimulatedCharger:
             await self.session.begin(cp)
         if self.session.running:
             self.spawn(self.session.finish_later())
+        self.habits.start()
         interval = interval or 60
         while True:
             await asyncio.sleep(interval)
@@ -312,6 +323,8 @@ class SimulatedCharger:
         return call16 if self.ocpp_version == "1.6" else call201
 
     def _status_word(self) -> str:
+        if self.habits.faulted:
+            return "Faulted"
         if self.session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
@@ -348,6 +361,7 @@ class SimulatedCharger:
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
 
     async def reboot_now(self, reason: str) -> None:
+        self.habits.reset()
         cp = self._cp
         if cp is not None and self.session.running:
             await self.session.end(cp, reason)

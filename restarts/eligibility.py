@@ -132,3 +132,29 @@ def evaluate(user, chargers: Iterable | QuerySet, *, now=None) -> Evaluation:
             continue
         result._leave_out(code, charger)
     return result
+
+
+def evaluate_automatic(chargers: QuerySet) -> Evaluation:
+    """The same rule for a restart the portal asks for by itself (self-healing).
+
+    No person asks, so there is no role to check and no visibility: the policy of the
+    charger's group stands in for the admin's decision. The charger must still be
+    connected, restartable remotely and not restarting already. One charger at a time,
+    so no Business subscription is needed (as for a person's single restart).
+    """
+    result = Evaluation()
+    unfinished = RestartJob.objects.filter(
+        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
+    )
+    for charger in chargers.annotate(restarting=Exists(unfinished)).order_by("pk"):
+        if not charger.is_connected:
+            code = "not_connected"
+        elif not charger.supports_remote_restart:
+            code = "no_remote_restart"
+        elif charger.restarting:
+            code = "restarting"
+        else:
+            result.eligible.append(Eligible(charger=charger, charging=charger.session_active))
+            continue
+        result._leave_out(code, charger)
+    return result
