@@ -164,7 +164,10 @@ class ChargerOut(Schema):
     ocpp_status_text: str = Field(
         description="The same in the caller's language (Accept-Language), for people."
     )
-    session_active: bool
+    session_active: bool = Field(description="A session runs on some connector (or EVSE).")
+    charging_connectors: list[str] = Field(
+        description="The connectors (1.6 connectorId) or EVSEs (2.0.1 evseId) with a session."
+    )
     state: str = Field(description="Our state (see the README's status table).")
     wallbox_status: int
     restart: RestartBadge | None = Field(

@@ -16,7 +16,7 @@ from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
 from chargers.statuses import OCPP_STATUSES, status_of
-from restarts import exports, services
+from restarts import cancel, exports, services
 from restarts import selectors as restart_selectors
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
@@ -86,6 +86,7 @@ def _charger_out(charger) -> dict:
         if charger.last_status
         else "",
         "session_active": charger.session_active,
+        "charging_connectors": charger.charging_connectors,
         "state": state,
         "wallbox_status": wallbox_status(state).code,
         "restart": {
@@ -344,3 +345,32 @@ def restart_detail(request, restart_id: int):
     if restart_request is None:
         raise Http404
     return _restart_out(restart_request, restart_selectors.jobs_for(request.auth, restart_request))
+
+
+class CancelOut(RestartOut):
+    cancelled: list[int] = Field(description="The jobs this call cancelled (ids).")
+    underway: int = Field(
+        description="Unfinished jobs whose Reset was already sent to the charger: a Reset "
+        "cannot be taken back, so they go on to their own end."
+    )
+
+
+@router.post(
+    "restarts/{restart_id}/cancel",
+    response={200: CancelOut, ERRORS: schemas.ErrorOut},
+    summary="Cancel a restart's jobs that have not reached their chargers yet",
+)
+def restart_cancel(request, restart_id: int):
+    """Cancels the request's unfinished jobs on chargers you manage whose Reset has not
+    gone out (queued, waiting, held back for a session); each ends `cancelled`. Jobs
+    already sent are left to finish and counted in `underway`. Audited. Calling it again
+    cancels nothing more."""
+    try:
+        result = cancel.restart_request_cancel(
+            user=request.auth, request_id=restart_id, ip=client_ip(request)
+        )
+    except RestartRequest.DoesNotExist as exc:
+        raise Http404 from exc
+    restart_request = RestartRequest.objects.get(pk=restart_id)
+    body = _restart_out(restart_request, restart_selectors.jobs_for(request.auth, restart_request))
+    return {**body, "cancelled": result.cancelled, "underway": result.underway}

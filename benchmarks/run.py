@@ -14,6 +14,8 @@ Scenarios (sizes are multiplied by --scale):
               gateway; bare: one asyncio.gather of Reset calls.
 5. pages      the Opladere page over 5,000 chargers, the confirmation window for 500,
               the status request with 1,000 restarting (Django test client, PostgreSQL).
+6. matching   "select all matching the filter" over 10,000: the confirmation window
+              (summary per group, one page of the list) and OKAY (filter + removals).
 
 Each side is its own process (gateway, bare reference, load generators, Celery worker),
 so CPU seconds are read per side with psutil. The database is real PostgreSQL
@@ -39,7 +41,7 @@ from benchmarks.harness import Bench
 from benchmarks.procs import LOGS, ROOT, ChildError, machine, raise_nofile_limit
 from benchmarks.report import Figure, print_table, rounded
 
-SCENARIOS = ("fleet", "storm", "tls_storm", "restart", "pages")
+SCENARIOS = ("fleet", "storm", "tls_storm", "restart", "pages", "matching")
 
 
 def run(bench: Bench) -> int:

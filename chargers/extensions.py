@@ -38,7 +38,21 @@ class Rows:
     detail: Callable[[object], dict]
 
 
+@dataclass(frozen=True)
+class Banner:
+    """Something shown over the Opladere table and kept fresh by the rows' one poll.
+
+    template: rendered with `context`; poll: the interval it needs ("2s"), else None.
+    """
+
+    template: str
+    context: dict
+    poll: str | None = None
+
+
 _status_filters: dict[str, tuple[StatusFilter, str | None]] = {}
+# fn(user) -> Banner | None: e.g. the progress of a bulk restart (restarts).
+_banners: list[Callable] = []
 _rows: list[Rows] = []
 # fn(charger, since, now) -> list[chargers.pictures.TimelineItem]: drawn on its strip.
 _timelines: list[Callable] = []
@@ -58,6 +72,25 @@ def register_timeline(fn: Callable) -> None:
     """Add what a charger's time line shows (restarts): fn(charger, since, now) -> items."""
     if fn not in _timelines:
         _timelines.append(fn)
+
+
+def register_banner(fn: Callable) -> None:
+    """Add a banner over the Opladere table: fn(user) -> Banner | None."""
+    if fn not in _banners:
+        _banners.append(fn)
+
+
+def banners(user) -> list[Banner]:
+    return [banner for fn in _banners if (banner := fn(user))]
+
+
+def shortest_poll(*polls: str | None) -> str | None:
+    """The shortest of some polling intervals ("2s", "10s"; None: no poll)."""
+    return min(
+        (poll for poll in polls if poll),
+        key=lambda poll: float(poll.removesuffix("s")),
+        default=None,
+    )
 
 
 def timeline(charger, since, now) -> list:
@@ -82,8 +115,7 @@ def annotate_rows(chargers: QuerySet) -> QuerySet:
 
 def decorate_rows(chargers: Iterable) -> str | None:
     """Decorate one page of chargers; the shortest polling interval any extension needs."""
-    polls = [poll for rows in _rows if (poll := rows.decorate(chargers))]
-    return min(polls, key=lambda poll: float(poll.removesuffix("s")), default=None)
+    return shortest_poll(*(rows.decorate(chargers) for rows in _rows))
 
 
 def detail_context(charger) -> dict:

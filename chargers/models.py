@@ -65,7 +65,10 @@ class Charger(models.Model):
     last_boot_at = models.DateTimeField(_("last boot"), null=True, blank=True)
     last_status = models.CharField(_("OCPP status"), max_length=32, blank=True)
     last_status_at = models.DateTimeField(_("status at"), null=True, blank=True)
-    # A charging session (1.6 transaction / 2.0.1 TransactionEvent) is running.
+    # The charging sessions running, per connector (1.6 connectorId, 2.0.1 evseId):
+    # {connector key: transaction id} (ocpp_gateway/sessions.py keeps it), and whether
+    # there is any, written with it in the same statement (for filters and the restart rule).
+    sessions = models.JSONField(_("charging sessions"), default=dict, blank=True, editable=False)
     session_active = models.BooleanField(_("charging session running"), default=False)
     session_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The last FirmwareStatusNotification (1.6 and 2.0.1 words) and when it came: a charger
@@ -140,6 +143,12 @@ class Charger(models.Model):
         if not self.password_hash:
             return True
         return bool(raw) and credentials.check(self.password_hash, raw)
+
+    @property
+    def charging_connectors(self) -> list[str]:
+        """The connectors (1.6) or EVSEs (2.0.1) with a session, as numbered by the charger;
+        a session known only by its transaction id is counted, not named."""
+        return sorted((k for k in self.sessions if k.isdigit() and k != "0"), key=int)
 
     @property
     def requires_password(self) -> bool:

@@ -10,11 +10,13 @@ from django.dispatch import Signal
 charger_connected = Signal()
 # kwargs: charger_id, at, connection_token
 charger_disconnected = Signal()
-# kwargs: charger_id, at, reason (BootNotification reason)
+# kwargs: charger_id, at, reason (BootNotification reason; "" in OCPP 1.6, which has none),
+# connected_at (when the socket that carried the boot was opened; None if not known)
 charger_booted = Signal()
 # kwargs: charger_id, at, status (OCPP connector/charger status), connector_id
 charger_status_changed = Signal()
-# kwargs: charger_id, at, active (bool): a charging session started or ended
+# kwargs: charger_id, at, active (bool: any connector still has a session), connector
+# (the connector or EVSE whose session started or ended; "" when a boot cleared them all)
 charger_session_changed = Signal()
 
 # Sent by the portal, not the gateway: a charger must now prove a higher security profile.

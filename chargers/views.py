@@ -45,13 +45,17 @@ def charger_list(request):
         selectors.charger_filter(request.user, request.GET).select_related("group")
     )
     page = Paginator(chargers, PAGE_SIZE).get_page(request.GET.get("page"))
-    poll = extensions.decorate_rows(page.object_list)
+    banners = extensions.banners(request.user)  # e.g. a bulk restart's progress
+    poll = extensions.shortest_poll(
+        extensions.decorate_rows(page.object_list), *(b.poll for b in banners)
+    )
     params = request.GET.copy()
     params.pop("page", None)
     sort = selectors.clean_sort(request.GET.get("sort"))
     context = {
         "page_obj": page,
         "poll": poll,
+        "banners": banners,
         "query": params.urlencode(),
         "columns": _columns(params, sort),
         "filters": {k: request.GET.get(k, "") for k in ("q", "group", "status", "ocpp_status")},

@@ -253,6 +253,8 @@ RESTART_SCHEDULED_DEADLINE = envint("RESTART_SCHEDULED_DEADLINE", 12 * 3600)
 RESTART_RELEASE_STALE = envint("RESTART_RELEASE_STALE", 300)
 # How often the beat enforces the deadlines above.
 RESTART_ENFORCE_INTERVAL = envfloat("RESTART_ENFORCE_INTERVAL", 10)
+# How often the beat looks for ended requests to e-mail a summary of (seconds).
+RESTART_SUMMARY_INTERVAL = envfloat("RESTART_SUMMARY_INTERVAL", 30)
 # Job ids per send task: one task claims, resets and records a chunk of a wave at once.
 RESTART_SEND_BATCH = envint("RESTART_SEND_BATCH", 100)
 # A pending wave release serves every job that finishes meanwhile; its mark lasts this long.
@@ -293,6 +295,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "restarts.self_healing",
         "schedule": HEALING_INTERVAL,
         "options": {"expires": HEALING_INTERVAL},
+    },
+    # Requests that ended: claimed once, their requester e-mailed if any job failed.
+    "restarts-send-summaries": {
+        "task": "restarts.send_summaries",
+        "schedule": RESTART_SUMMARY_INTERVAL,
+        "options": {"expires": RESTART_SUMMARY_INTERVAL},
     },
     "chargers-prune-history": {
         "task": "chargers.prune_history",
@@ -375,6 +383,13 @@ OCPP_ALIVE_REFRESH = envfloat("OCPP_ALIVE_REFRESH", 1.0)
 OCPP_ALIVE_GRACE = envfloat("OCPP_ALIVE_GRACE", 5)
 OCPP_GATEWAY_GONE_AFTER = envint("OCPP_GATEWAY_GONE_AFTER", 60)
 OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
+# Storm pacing (ocpp_gateway/pacing.py): a gateway accepts at most OCPP_BOOT_RATE
+# BootNotifications a second, and none while its loop is OCPP_PACING_LAG seconds behind;
+# the others are answered Pending with a jittered interval of 1 to
+# OCPP_PENDING_MAX_INTERVAL seconds and accepted when they ask again.
+OCPP_BOOT_RATE = envint("OCPP_BOOT_RATE", 500)
+OCPP_PACING_LAG = envfloat("OCPP_PACING_LAG", 0.5)
+OCPP_PENDING_MAX_INTERVAL = envint("OCPP_PENDING_MAX_INTERVAL", 30)
 # A worker whose requests a live gateway has taken waits this much longer than the
 # call's deadline for the gateway's reply; requests not yet taken are withdrawn.
 OCPP_REPLY_WAIT_MAX = envfloat("OCPP_REPLY_WAIT_MAX", 20)
@@ -415,6 +430,9 @@ if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         "timeout": 10,
     }
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "portal@localhost")
+# The portal's address as its users reach it: links in e-mails sent with no page
+# request behind them (the restart summary).
+SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000/")
 
 LOGGING = {
     "version": 1,

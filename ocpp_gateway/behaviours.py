@@ -5,7 +5,11 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``accept`` (default): Reset answered Accepted, then a reboot and a BootNotification;
 - ``reject``: Rejected; ``no_answer``: never answers a Reset;
 - ``never_back``: Accepted and never reconnects; ``slow_back``: stays away longer;
-- ``charging``: a session runs from the first boot (``ChargingSession``).
+- ``charging``: a session runs from the first boot (``ChargingSession``);
+- ``two_sessions``: two connectors charge from the first boot, the second session
+  lasting twice as long as the first (a session ending on one says nothing about the
+  other).
+- ``pings_only``: never sends Heartbeat; the websocket's pings and pongs keep it alive.
 
 Timed habits take seconds and join a behaviour with ``+`` (``reject+faulted_after=30``),
 once per run, counted from the first boot (``TimedHabits``):
@@ -26,6 +30,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from datetime import UTC, datetime
 
 from ocpp import v16, v201
@@ -39,7 +44,17 @@ from ocpp.v201.enums import Action as Action201
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 
-BEHAVIOURS = ("accept", "reject", "no_answer", "never_back", "slow_back", "charging")
+BEHAVIOURS = (
+    "accept",
+    "reject",
+    "no_answer",
+    "never_back",
+    "slow_back",
+    "charging",
+    "two_sessions",
+    "pings_only",
+)
+CHARGING_BEHAVIOURS = ("charging", "two_sessions")
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
 TIMED_HABITS = ("faulted_after", "unresponsive_after")
 
@@ -109,6 +124,9 @@ class _SimMixin:
                 reset_type = msg[3].get("type") if isinstance(msg[3], dict) else None
                 self.sim.stats.resets += 1
                 self.sim.stats.reset_types.append(str(reset_type))
+                if self.sim.charging:
+                    self.sim.stats.resets_while_charging += 1
+                self.sim.stats.reset_times.append(time.time())
                 logger.info("%s: Reset %s received", self.id, reset_type)
                 if self.sim.behaviour == "no_answer":
                     return  # a charger that never answers
@@ -160,20 +178,21 @@ class Sim201(_SimMixin, v201.ChargePoint):
 
 # -- the charging habit -------------------------------------------------------------------
 class ChargingSession:
-    """The ``charging`` habit: one session from the first boot, ``seconds`` long.
+    """A session on one connector (1.6) or EVSE (2.0.1), from the first boot, ``seconds``
+    long: the ``charging`` habit has one, ``two_sessions`` two.
 
     Once per simulator run: 1.6 Start/StopTransaction, 2.0.1 TransactionEvent. In
-    2.0.1 an OnIdle Reset during the session is answered Scheduled and done when the
-    session ends; any other Reset ends the session first. `sim` is the simulated
+    2.0.1 an OnIdle Reset while charging is answered Scheduled and done when the
+    last session ends; any other Reset ends the sessions first. `sim` is the simulated
     charger: its version, id, counts, status report and reboot.
     """
 
-    def __init__(self, sim, seconds: float):
+    def __init__(self, sim, seconds: float, connector: int = 1):
         self.sim = sim
         self.seconds = seconds
+        self.connector = connector
         self.state = "none"  # none -> running -> ended
         self.ends_at = 0.0
-        self.reset_scheduled = False
         self._transaction_id: int | str | None = None
         self._seq_no = 0
 
@@ -189,25 +208,29 @@ class ChargingSession:
         if sim.ocpp_version == "1.6":
             answer = await cp.call(
                 call16.StartTransaction(
-                    connector_id=1, id_tag="SIMTAG", meter_start=0, timestamp=now_iso()
+                    connector_id=self.connector,
+                    id_tag="SIMTAG",
+                    meter_start=0,
+                    timestamp=now_iso(),
                 )
             )
             self._transaction_id = answer.transaction_id if answer else 0
         else:
-            self._transaction_id = f"{sim.id}-{sim.stats.sessions_started}"[:36]
+            self._transaction_id = f"{sim.id}-{sim.stats.sessions_started}"[-36:]
             await cp.call(self._transaction_event("Started", "Authorized"))
         await sim.send_status(cp)
 
     async def finish_later(self) -> None:
-        """Wait out the session on the current connection, end it, do a scheduled reset."""
+        """Wait out the session on the current connection, end it; the last to end does a
+        scheduled reset."""
         remaining = self.ends_at - asyncio.get_running_loop().time()
         await asyncio.sleep(max(remaining, 0))
         cp = self.sim.current_connection
         if cp is None or not self.running:
             return
         await self.end(cp, "Local")
-        if self.reset_scheduled:
-            self.reset_scheduled = False
+        if self.sim.reset_scheduled and not self.sim.charging:
+            self.sim.reset_scheduled = False
             logger.info("%s: session over, doing the scheduled reset", self.sim.id)
             await self.sim.reboot_now("ScheduledReset")
 
@@ -242,7 +265,7 @@ class ChargingSession:
             trigger_reason=trigger,
             seq_no=self._seq_no,
             transaction_info=info,
-            evse={"id": 1, "connector_id": 1},
+            evse={"id": self.connector, "connector_id": 1},
         )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from chargers.models import Charger
+from ocpp_gateway import sessions
 
 # Boot facts a BootNotification may carry; an empty one keeps what the row has.
 BOOT_FACTS = ("vendor", "model", "firmware_version", "serial_number")
@@ -107,16 +108,29 @@ def booted(events: list[tuple]) -> list[tuple]:
 
 
 def session(events: list[tuple]) -> list[tuple]:
-    """("session", pk, at, active) …"""
-    updated = _update(
-        f"{_name('session_active')} = v.active, {_name('session_changed_at')} = v.at",
-        [
-            ("pk", "bigint", [e[1] for e in events]),
-            ("at", "timestamptz", [e[2] for e in events]),
-            ("active", "boolean", [e[3] for e in events]),
-        ],
+    """("session", pk, at, op, key, transaction id) …: each an operation on the charger's
+    sessions (ocpp_gateway/sessions.py); returns the events that changed them, each with
+    whether the charger has any session left appended. An operation that changes nothing
+    (a boot of a charger that was not charging) writes nothing and sends no signal."""
+    # The expression is repeated rather than joined in: each use reads the row as it is
+    # when locked, so two writers (a charger moving between gateways) cannot lose a change.
+    after = sessions.sql(_name("sessions"))
+    table = connection.ops.quote_name(Charger._meta.db_table)
+    pk, active = _name("id"), _name("session_active")
+    sql = (
+        f"UPDATE {table} AS c SET {_name('sessions')} = {after}, "
+        f"{active} = ({after}) <> '{{}}'::jsonb, {_name('session_changed_at')} = v.at "
+        f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[], %s::text[]) "
+        f"AS v(pk, at, op, key, txn) "
+        f"WHERE c.{pk} = v.pk AND (c.{_name('sessions')} IS DISTINCT FROM ({after}) "
+        f"OR c.{active} <> (({after}) <> '{{}}'::jsonb)) "
+        f"RETURNING c.{pk}, c.{active}"
     )
-    return [e for e in events if e[1] in updated]
+    columns = [[e[i] for e in events] for i in range(1, 6)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, columns)
+        left = dict(cursor.fetchall())
+    return [(*e, left[e[1]]) for e in events if e[1] in left]
 
 
 def firmware(events: list[tuple]) -> list[tuple]:

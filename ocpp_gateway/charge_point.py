@@ -41,6 +41,7 @@ from ocpp_gateway import channel
 from ocpp_gateway.channel import CallResult
 from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder
+from ocpp_gateway.sessions import SessionBook
 
 logger = logging.getLogger("ocpp_gateway")
 # Every frame in and out, at INFO (quiet by default, see LOGGING in settings).
@@ -93,15 +94,23 @@ class GatewayChargePointMixin:
         self.metrics = gateway.metrics
         # A BootNotification came on this socket (ocpp_gateway_boots_pending counts the rest).
         self.boot_seen = False
+        # When this socket was opened (gateway clock): a boot on it confirms a restart
+        # only if the socket is newer than the Reset.
+        self.connected_at = timezone.now()
         self.last_frame = time.monotonic()
         self._pending: dict[str, tuple[str, asyncio.Future]] = {}
         self._out_lock = asyncio.Lock()
         self._statuses: dict[object, str] = {}
-        self._session_active: bool | None = None
+        self.sessions = SessionBook(self._record_session)  # per connector (sessions.py)
         self.closed = False
         self.detached = False
         # Whether our route (ocpp:routes) made it to Redis; the gateway retries if not.
         self.route_written = False
+
+    def heard_at(self) -> float:
+        """time.monotonic() of the last frame from the charger: an OCPP message, or a
+        websocket ping or pong (OCPP-J lets a charger keep the link alive with pings)."""
+        return max(self.last_frame, getattr(self._connection, "last_frame_at", 0.0))
 
     # -- incoming frames ---------------------------------------------------------------
     async def route_message(self, raw_msg):
@@ -325,11 +334,8 @@ class GatewayChargePointMixin:
         if was_faulted != (FAULTED in self._statuses.values()):
             self.recorder.fault(self.charger_pk, now, not was_faulted)
 
-    def _record_session(self, active: bool) -> None:
-        if self._session_active == active:
-            return
-        self._session_active = active
-        self.recorder.session(self.charger_pk, timezone.now(), active)
+    def _record_session(self, op: str, key: str, transaction_id: str) -> None:
+        self.recorder.session(self.charger_pk, timezone.now(), op, key, transaction_id)
 
     def _record_firmware(self, status: str) -> None:
         """A FirmwareStatusNotification: self-healing leaves a charger mid-update alone."""
@@ -337,7 +343,7 @@ class GatewayChargePointMixin:
 
     def _record_boot(self, reason: str, **facts) -> None:
         self.boot_seen = True
-        self.recorder.booted(self.charger_pk, timezone.now(), reason, facts)
+        self.recorder.booted(self.charger_pk, timezone.now(), reason, facts, self.connected_at)
         logger.info("%s: BootNotification (%s) %s", self.id, reason, facts)
 
     @property

@@ -154,17 +154,22 @@ def send_reset(
 
 
 def send_resets(
-    resets: Sequence[tuple[str, str]], *, timeout: float | None = None
+    resets: Sequence[tuple[str, str]],
+    *,
+    timeout: float | None = None,
+    on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
 ) -> list[CallResult]:
     """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
 
     The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
-    the same order, but a handful of Redis round trips for the lot (see `send_calls`).
+    the same order, but a handful of Redis round trips for the lot (see `send_calls`,
+    also for `on_result`: each answer as it arrives).
     """
     return send_calls(
         [(cp_id, "Reset", {"type": reset_type}) for cp_id, reset_type in resets],
         timeout=timeout,
         check_route=lambda i, route: _reset_problem(resets[i][1], route),
+        on_result=on_result,
     )
 
 
@@ -183,6 +188,7 @@ def send_calls(
     *,
     timeout: float | None = None,
     check_route: Callable[[int, registry.Route], str | None] | None = None,
+    on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
 ) -> list[CallResult]:
     """Send (charge point id, action, payload) calls together; one CallResult each, in order.
 
@@ -191,16 +197,23 @@ def send_calls(
     deadline (plus the hop back) has passed. Each request carries the deadline, so no
     gateway sends a call after the caller stopped waiting for it. `check_route` may
     refuse a call for the charger's route (its OCPP version): an "error", not sent.
+
+    `on_result`, when given, is handed (index, CallResult) pairs as they become known:
+    the ones settled before anything was pushed, then each batch of replies as it
+    arrives, then whatever the deadline settles. So a caller can record each charger's
+    answer when it comes, not when the slowest charger of the lot has answered.
     """
     timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
-    results: list[CallResult | None] = [None] * len(calls)
     if not calls:
         return []
+    results = _Results(len(calls), on_result)
     try:
         client = _redis()
         routes, states = _live_routes(client, [cp_id for cp_id, _a, _p in calls])
     except redis.RedisError as exc:
-        return [CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")] * len(calls)
+        failed = CallResult(NOT_SENT, detail=f"command channel unavailable: {exc}")
+        results.settle([(i, failed) for i in range(len(calls))])
+        return results.final()
 
     batch = uuid.uuid4().hex
     reply = registry.reply_key(batch)
@@ -208,25 +221,26 @@ def send_calls(
     outstanding: dict[str, int] = {}
     per_gateway: dict[str, list[tuple[str, str]]] = {}
     pushed: dict[str, tuple[str, str]] = {}  # request id -> (gateway id, the request's JSON)
+    early: list[tuple[int, CallResult]] = []
     for i, (cp_id, action, payload) in enumerate(calls):
         route = routes.get(cp_id)
         if route is None:
-            results[i] = CallResult(
-                NOT_CONNECTED, detail="the charger is not connected to any gateway"
+            early.append(
+                (i, CallResult(NOT_CONNECTED, detail="the charger is not connected to any gateway"))
             )
             continue
         state = states[route.gateway_id]
         if state.status == LATE:
             # Busy, not dead: nothing pushed, and safe to try again (never a verdict).
-            results[i] = CallResult(
-                NOT_SENT,
-                detail=f"{channel.GATEWAY_LATE}: gateway {route.gateway_id} last refreshed "
-                f"its liveness {state.age:.0f}s ago",
+            detail = (
+                f"{channel.GATEWAY_LATE}: gateway {route.gateway_id} last refreshed "
+                f"its liveness {state.age:.0f}s ago"
             )
+            early.append((i, CallResult(NOT_SENT, detail=detail)))
             continue
         problem = check_route(i, route) if check_route else None
         if problem:
-            results[i] = CallResult(ERROR, detail=problem)
+            early.append((i, CallResult(ERROR, detail=problem)))
             continue
         request_id = f"{batch}.{i}"
         request = channel.call_request(request_id, cp_id, action, payload, deadline, reply)
@@ -241,11 +255,11 @@ def send_calls(
             # Not sent, and safe to try again, only if the push never reached Redis;
             # an error after the write (the answer lost) may have queued it.
             outcome = NOT_SENT if _before_write(exc) else ERROR
-            for request_id, _r in requests:
-                i = outstanding.pop(request_id)
-                results[i] = CallResult(outcome, detail=f"command channel unavailable: {exc}")
+            failed = CallResult(outcome, detail=f"command channel unavailable: {exc}")
+            early += [(outstanding.pop(request_id), failed) for request_id, _r in requests]
             continue
         pushed.update((request_id, (gateway_id, r)) for request_id, r in requests)
+    results.settle(early)
     try:
         _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
         if outstanding:
@@ -254,15 +268,35 @@ def send_calls(
             _collect_while_alive(client, reply, pushed, outstanding, results)
     except redis.RedisError as exc:
         # The requests were queued: the gateway may have sent them. We cannot know.
-        for i in outstanding.values():
-            results[i] = CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
+        lost = CallResult(ERROR, detail=f"command channel lost while waiting: {exc}")
+        results.settle([(i, lost) for i in outstanding.values()])
         outstanding.clear()
     finally:
         with contextlib.suppress(redis.RedisError):
             client.delete(reply)
-    for i in outstanding.values():
-        results[i] = CallResult(TIMEOUT, detail=f"no reply from the gateway within {timeout:g}s")
-    return [r or CallResult(ERROR, detail="no result") for r in results]
+    late = CallResult(TIMEOUT, detail=f"no reply from the gateway within {timeout:g}s")
+    results.settle([(i, late) for i in outstanding.values()])
+    return results.final()
+
+
+class _Results:
+    """The results of one `send_calls`, each handed to `on_result` once, when known."""
+
+    def __init__(self, size: int, on_result=None):
+        self.results: list[CallResult | None] = [None] * size
+        self.on_result = on_result
+
+    def settle(self, pairs: list[tuple[int, CallResult]]) -> None:
+        pairs = [(i, result) for i, result in pairs if self.results[i] is None]
+        for i, result in pairs:
+            self.results[i] = result
+        if pairs and self.on_result is not None:
+            self.on_result(pairs)
+
+    def final(self) -> list[CallResult]:
+        missing = CallResult(ERROR, detail="no result")
+        self.settle([(i, missing) for i, r in enumerate(self.results) if r is None])
+        return [r or missing for r in self.results]
 
 
 def _before_write(exc: Exception) -> bool:
@@ -274,7 +308,7 @@ def _before_write(exc: Exception) -> bool:
     )
 
 
-def _withdraw(client, pushed, outstanding: dict[str, int], results: list) -> None:
+def _withdraw(client, pushed, outstanding: dict[str, int], results: _Results) -> None:
     """Take back the requests no gateway has taken off its list by now (LREM of their
     exact JSON): certain never to reach a charger, so "not_sent", safe to try again."""
     waiting = list(outstanding)
@@ -283,13 +317,12 @@ def _withdraw(client, pushed, outstanding: dict[str, int], results: list) -> Non
             gateway_id, encoded = pushed[request_id]
             pipe.lrem(registry.requests_key(gateway_id), 1, encoded)
         removed = pipe.execute()
+    withdrawn = []
     for request_id, count in zip(waiting, removed, strict=True):
         if count:
-            i = outstanding.pop(request_id)
-            results[i] = CallResult(
-                NOT_SENT,
-                detail=f"withdrawn: gateway {pushed[request_id][0]} never took it off its queue",
-            )
+            detail = f"withdrawn: gateway {pushed[request_id][0]} never took it off its queue"
+            withdrawn.append((outstanding.pop(request_id), CallResult(NOT_SENT, detail=detail)))
+    results.settle(withdrawn)
 
 
 def _collect_while_alive(client, reply, pushed, outstanding: dict[str, int], results) -> None:
@@ -306,7 +339,9 @@ def _collect_while_alive(client, reply, pushed, outstanding: dict[str, int], res
             return
 
 
-def _collect(client, reply: str, outstanding: dict[str, int], results: list, until: float) -> None:
+def _collect(
+    client, reply: str, outstanding: dict[str, int], results: _Results, until: float
+) -> None:
     """Take the replies of `outstanding` requests from the one `reply` list as they come."""
     while outstanding:
         left = until - time.time()
@@ -316,13 +351,14 @@ def _collect(client, reply: str, outstanding: dict[str, int], results: list, unt
         if first is None:
             continue
         items = [first[1]] + (client.lpop(reply, len(outstanding)) or [])
+        arrived = []
         for raw in items:
             try:
                 request_id, result = channel.decode_reply(raw)
-                i = outstanding.pop(request_id)
+                arrived.append((outstanding.pop(request_id), result))
             except (ValueError, KeyError):
                 continue  # unreadable, or an answer nobody here waits for
-            results[i] = result
+        results.settle(arrived)
 
 
 def close_weaker(charge_point_id: str, profile: int) -> bool:

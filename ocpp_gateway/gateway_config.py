@@ -43,6 +43,9 @@ class GatewayConfig:
     alive_refresh: float  # the liveness thread writes our key this often
     gone_after: int  # the key's TTL: silent this long, we count as gone
     loop_stall_limit: float  # a loop silent this long gives up liveness (on_stall)
+    boot_rate: int  # boots accepted a second at most; more are answered Pending
+    pacing_lag: float  # a loop this far behind answers boots Pending
+    pending_max_interval: int  # the longest interval a Pending answer asks for
     tls: TlsConfig | None = None  # wss:// on `port` (ocpp_gateway/tls.py)
     plain_port: int | None = None  # with tls: ws:// on this port too (0: any free port)
     proxy_terminates_tls: bool = False  # believe X-Forwarded-Proto/X-Client-Cert from proxies
@@ -90,6 +93,9 @@ class GatewayConfig:
             alive_refresh=settings.OCPP_ALIVE_REFRESH,
             gone_after=settings.OCPP_GATEWAY_GONE_AFTER,
             loop_stall_limit=settings.OCPP_LOOP_STALL_LIMIT,
+            boot_rate=settings.OCPP_BOOT_RATE,
+            pacing_lag=settings.OCPP_PACING_LAG,
+            pending_max_interval=settings.OCPP_PENDING_MAX_INTERVAL,
             proxy_terminates_tls=settings.OCPP_PROXY_TERMINATES_TLS,
             client_organisation=settings.OCPP_TLS_CLIENT_ORGANIZATION,
             metrics_allowed_ips=tuple(settings.METRICS_ALLOWED_IPS),

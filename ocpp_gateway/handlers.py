@@ -17,6 +17,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
+from ocpp_gateway import pacing
 from ocpp_gateway.charge_point import GatewayChargePointMixin, utc_now_iso
 
 logger = logging.getLogger("ocpp_gateway")
@@ -36,14 +37,19 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
 
     @on(Action16.boot_notification)
     def on_boot_notification(self, charge_point_vendor, charge_point_model, **kwargs):
+        if wait := pacing.boot_wait(self):  # a storm: not registered yet, ask again later
+            return result16.BootNotification(
+                current_time=utc_now_iso(), interval=wait, status="Pending"
+            )
         self._record_boot(
-            "PowerUp",
+            "",  # 1.6's BootNotification gives no reason; 2.0.1's does
             vendor=charge_point_vendor,
             model=charge_point_model,
             firmware_version=kwargs.get("firmware_version", ""),
             serial_number=kwargs.get("charge_point_serial_number")
             or kwargs.get("charge_box_serial_number", ""),
         )
+        self.sessions.booted()
         return result16.BootNotification(
             current_time=utc_now_iso(), interval=self.heartbeat_interval, status="Accepted"
         )
@@ -55,6 +61,7 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
     @on(Action16.status_notification)
     def on_status_notification(self, connector_id, status, **kwargs):
         self._record_status(connector_id, status, connector_id)
+        self.sessions.status_16(connector_id, status)
         return result16.StatusNotification()
 
     @on(Action16.authorize)
@@ -65,14 +72,14 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
     @on(Action16.start_transaction)
     async def on_start_transaction(self, connector_id, id_tag, **kwargs):
         transaction_id = await self.gateway.next_transaction_id()
-        self._record_session(True)
+        self.sessions.started(connector_id, transaction_id)
         return result16.StartTransaction(
             transaction_id=transaction_id, id_tag_info={"status": "Accepted"}
         )
 
     @on(Action16.stop_transaction)
-    def on_stop_transaction(self, **kwargs):
-        self._record_session(False)
+    def on_stop_transaction(self, transaction_id, **kwargs):
+        self.sessions.ended(transaction_id=transaction_id)
         return result16.StopTransaction()
 
     @on(Action16.meter_values)
@@ -120,6 +127,10 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
 
     @on(Action201.boot_notification)
     def on_boot_notification(self, charging_station, reason, **kwargs):
+        if wait := pacing.boot_wait(self):  # a storm: not registered yet, ask again later
+            return result201.BootNotification(
+                current_time=utc_now_iso(), interval=wait, status="Pending"
+            )
         self._record_boot(
             reason,
             vendor=charging_station.get("vendor_name", ""),
@@ -127,6 +138,7 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
             firmware_version=charging_station.get("firmware_version", ""),
             serial_number=charging_station.get("serial_number", ""),
         )
+        self.sessions.booted()
         return result201.BootNotification(
             current_time=utc_now_iso(), interval=self.heartbeat_interval, status="Accepted"
         )
@@ -141,11 +153,12 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
         return result201.StatusNotification()
 
     @on(Action201.transaction_event)
-    def on_transaction_event(self, event_type, **kwargs):
-        if event_type == "Ended":
-            self._record_session(False)
-        else:  # Started, or Updated from a charger that reconnected mid-session
-            self._record_session(True)
+    def on_transaction_event(self, event_type, transaction_info, **kwargs):
+        # Started, Updated (also from a charger that reconnected mid-session) or Ended
+        evse = kwargs.get("evse") or {}
+        self.sessions.transaction_event_201(
+            event_type, transaction_info.get("transaction_id"), evse.get("id")
+        )
         if kwargs.get("id_token"):
             return result201.TransactionEvent(id_token_info={"status": "Accepted"})
         return result201.TransactionEvent()

@@ -38,6 +38,7 @@ import http
 import json
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import NegotiationError
+from websockets.frames import Frame
 
 from chargers import credentials
 from chargers.models import Charger
@@ -86,9 +88,18 @@ if not any(isinstance(f, _MaskCredentials) for f in websockets_logger.filters):
 
 
 class CountedConnection(ServerConnection):
-    """A server connection that gives back its client address slot when it closes."""
+    """A server connection that gives back its client address slot when it closes, and
+    notes when it last received any frame: OCPP, a ping, a pong (presence counts them all).
+    """
 
     client_slot: tuple[Counter, str] | None = None
+    # time.monotonic() of the last frame of any kind; 0 before the first.
+    last_frame_at: float = 0.0
+
+    def process_event(self, event) -> None:
+        if isinstance(event, Frame):
+            self.last_frame_at = time.monotonic()
+        super().process_event(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

@@ -7,7 +7,11 @@ connection, writes ``ocpp:gateway:<id>:alive`` every ``refresh`` seconds with a 
 ``gone_after`` (60 s)::
 
     {"v": 1, "life": <uuid of this process>, "ttl": 60, "conns": <open sockets>,
-     "lag": <seconds the loop was behind at its last tick>}
+     "lag": <seconds the loop was behind at its last tick>,
+     "capacity": <boots a second>, "admit": <boots it can take now>, "waiting": <Pending>}
+
+(the last three from ``pacing.Pacer.admission()``; ``admit`` is 0 when the loop has not
+ticked for a second).
 
 Workers read its age from Redis's own clock (``ttl - PTTL``, ``channel``-side in
 ``commands.gateway_states``): alive while younger than ``OCPP_ALIVE_GRACE``, late
@@ -29,7 +33,7 @@ from collections.abc import Callable
 
 import redis
 
-from ocpp_gateway import registry
+from ocpp_gateway import pacing, registry
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -46,6 +50,8 @@ class LoopClock:
         self.tick = time.monotonic()
         self.lag = 0.0
         self.connections = 0
+        # What the gateway can admit (pacing.Pacer.admission()), stamped with the tick.
+        self.admission: dict = {}
 
 
 class LivenessBeacon(threading.Thread):
@@ -78,11 +84,15 @@ class LivenessBeacon(threading.Thread):
 
     def beat(self) -> bool:
         """Write the key once; False when it was not there before."""
+        admission = dict(self.clock.admission)
+        if admission and time.monotonic() - self.clock.tick > pacing.STALE_TICK:
+            admission["admit"] = 0  # a loop this far behind admits nobody promptly
         value = registry.liveness_value(
             life=self.life,
             ttl=self.gone_after,
             conns=self.clock.connections,
             lag=round(self.clock.lag, 3),
+            **admission,
         )
         previous = self.client.set(self.key, value, ex=self.gone_after, get=True)
         self.beats += 1

@@ -27,13 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
 
 from chargers import signals
 from chargers.models import Charger, ChargerEvent
-from ocpp_gateway import bulk_writes, history
+from ocpp_gateway import bulk_writes, history, sessions
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
@@ -100,11 +106,22 @@ class Recorder:
     def disconnected(self, charger_id: int, token: str, at: datetime) -> None:
         self._buffers.events.append(("disconnected", charger_id, token, at))
 
-    def booted(self, charger_id: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
-        self._buffers.events.append(("booted", charger_id, at, reason, facts))
+    def booted(
+        self,
+        charger_id: int,
+        at: datetime,
+        reason: str,
+        facts: dict[str, str],
+        connected_at: datetime | None = None,
+    ) -> None:
+        """A BootNotification at `at` on the socket opened at `connected_at`."""
+        self._buffers.events.append(("booted", charger_id, at, reason, facts, connected_at))
 
-    def session(self, charger_id: int, at: datetime, active: bool) -> None:
-        self._buffers.events.append(("session", charger_id, at, active))
+    def session(
+        self, charger_id: int, at: datetime, op: str, key: str = "", transaction_id: str = ""
+    ) -> None:
+        """A change to the charger's sessions (ocpp_gateway/sessions.py: op on a connector)."""
+        self._buffers.events.append(("session", charger_id, at, op, key, transaction_id))
 
     def status(self, charger_id: int, at: datetime, status: str, connector_id: int | None) -> None:
         self._buffers.statuses[charger_id] = (status, connector_id, at)
@@ -331,17 +348,32 @@ def disconnect_by_id(charge_point_id: str, token: str, at: datetime) -> bool:
     return pk is not None and mark_disconnected(pk, token, at)
 
 
-def _write_booted(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
+def _write_booted(
+    pk: int, at: datetime, reason: str, facts: dict[str, str], connected_at=None
+) -> None:
     fields = {name: value for name, value in facts.items() if value}
     updated = Charger.objects.filter(pk=pk).update(last_boot_at=at, last_seen_at=at, **fields)
     if updated:
-        _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+        _booted_signal(pk, at, reason, facts, connected_at)
 
 
-def _write_session(pk: int, at: datetime, active: bool) -> None:
-    updated = Charger.objects.filter(pk=pk).update(session_active=active, session_changed_at=at)
-    if updated:
-        _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+def _write_session(pk: int, at: datetime, op: str, key: str, transaction_id: str) -> None:
+    with transaction.atomic():
+        row = (
+            Charger.objects.select_for_update()
+            .filter(pk=pk)
+            .values("sessions", "session_active")
+            .first()
+        )
+        if row is None:
+            return
+        after = sessions.apply(row["sessions"] or {}, op, key, transaction_id)
+        if after == row["sessions"] and bool(after) == row["session_active"]:
+            return  # nothing changed: nothing written, no signal
+        Charger.objects.filter(pk=pk).update(
+            sessions=after, session_active=bool(after), session_changed_at=at
+        )
+    _session_signal(pk, at, op, key, transaction_id, bool(after))
 
 
 def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str, *_security) -> None:
@@ -353,12 +385,22 @@ def _disconnected_signal(pk: int, token: str, at: datetime) -> None:
     _send(signals.charger_disconnected, charger_id=pk, at=at, connection_token=token)
 
 
-def _booted_signal(pk: int, at: datetime, reason: str, facts: dict[str, str]) -> None:
-    _send(signals.charger_booted, charger_id=pk, at=at, reason=reason)
+def _booted_signal(
+    pk: int, at: datetime, reason: str, facts: dict[str, str], connected_at=None
+) -> None:
+    _send(signals.charger_booted, charger_id=pk, at=at, reason=reason, connected_at=connected_at)
 
 
-def _session_signal(pk: int, at: datetime, active: bool) -> None:
-    _send(signals.charger_session_changed, charger_id=pk, at=at, active=active)
+def _session_signal(
+    pk: int, at: datetime, op: str, key: str, transaction_id: str, active: bool
+) -> None:
+    _send(
+        signals.charger_session_changed,
+        charger_id=pk,
+        at=at,
+        active=active,
+        connector=key if op in (sessions.START, sessions.SEEN, sessions.END) else "",
+    )
 
 
 def _write_firmware(pk: int, at: datetime, status: str) -> None:

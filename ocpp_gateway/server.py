@@ -14,7 +14,8 @@ The serving loop, composed of small parts:
 Here: a socket's life and presence. A second socket for the same id wins; the old one
 is closed and its clean-up cannot undo the new one (connection tokens in the database
 and in the Redis route are compared before removal). A socket that closes, fails its
-pings, or sends nothing for longer than ``presence_timeout`` is disconnected. A
+pings, or sends nothing (no OCPP, no ping, no pong) for longer than ``presence_timeout``
+is disconnected. A
 periodic sweep also disconnects chargers left "connected" by a gateway that died (its
 liveness key expired, or silence). ``stop()`` (SIGTERM in ``run_gateway``): stop
 accepting, close sockets with 1001, answer queued commands "not_connected", write the
@@ -51,6 +52,7 @@ from ocpp_gateway.handshake import (
 )
 from ocpp_gateway.liveness import LivenessBeacon, LoopClock
 from ocpp_gateway.metrics import GatewayMetrics
+from ocpp_gateway.pacing import Pacer
 from ocpp_gateway.recorder import Recorder, disconnect_by_id, sweep_silent
 from ocpp_gateway.routes import RouteTable
 from ocpp_gateway.tls import TlsContexts
@@ -76,6 +78,7 @@ class Gateway:
         # The loop stamps it; the liveness thread reads it.
         self.clock = LoopClock()
         self.beacon: LivenessBeacon | None = None
+        self.pacer = Pacer.for_gateway(config, self.clock)  # boots Pending in a storm
         self.handshake = Handshake(
             recorder=self.recorder,
             max_connections_per_ip=config.max_connections_per_ip,
@@ -89,6 +92,7 @@ class Gateway:
                 "gateway": self.gateway_id,
                 "connections": len(self.connections),
                 "counters": dict(self.counters),
+                "pacing": {**self.pacer.admission(), "pending": self.pacer.pending_answers},
             },
         )
         self.metrics = GatewayMetrics(self, config.metrics_allowed_ips)
@@ -255,7 +259,7 @@ class Gateway:
         cp_id = conn.id
         old = self.connections.get(cp_id)
         self.connections[cp_id] = conn
-        certificate, now = conn.certificate, timezone.now()
+        certificate, now = conn.certificate, conn.connected_at
         expires = certificate.not_after if certificate else None
         facts = (conn.ocpp_version, conn.security_profile, expires)
         self.recorder.connected(conn.charger_pk, conn.token, now, *facts)
@@ -315,15 +319,22 @@ class Gateway:
 
     # -- presence ------------------------------------------------------------------------
     async def _watch_presence(self) -> None:
+        """Close sockets silent for longer than the presence timeout. Any frame counts:
+        OCPP, or a ping or pong (a charger may keep its link alive with pings alone, and
+        answers ours); the last-seen time follows those that were not OCPP."""
         timeout = self.presence_timeout
         tick = min(1.0, timeout / 4)
         while True:
             await asyncio.sleep(tick)
-            limit = time.monotonic() - timeout
+            now = time.monotonic()
+            limit = now - timeout
             for conn in list(self.connections.values()):
-                if conn.last_frame < limit:
+                heard = conn.heard_at()
+                if heard < limit:
                     logger.warning("%s: silent for more than %ss; closing", conn.id, timeout)
                     await self.evict(conn, f"silent for more than {timeout:g}s")
+                elif heard > conn.last_frame and now - heard < tick:
+                    self.recorder.seen(conn.charger_pk, timezone.now())
 
     async def _sweep(self) -> None:
         interval = max(1.0, min(30.0, self.presence_timeout / 2))
@@ -371,6 +382,7 @@ class Gateway:
             clock.lag = max(0.0, now - before - tick)
             clock.tick = now
             clock.connections = len(self.connections)
+            clock.admission = self.pacer.admission()
             if now - last_restore < self.config.alive_refresh:
                 continue
             last_restore = now

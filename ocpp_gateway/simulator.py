@@ -8,12 +8,11 @@ Used by ``manage.py simulate_chargers`` (the demo), by the tests and by benchmar
     fleet.stats()["CP-1"]["resets"]
 
 Each charger boots, sends StatusNotification, heartbeats, and on Reset answers per its
-behaviour (``behaviours.py``: accept, reject, no_answer, never_back, slow_back,
-charging). An accepted Reset closes its socket; it stays away ``reboot_seconds``
-(``slow_back_seconds`` for slow_back), reconnects (backoff with jitter) and sends
-BootNotification. A connection lost without a Reset is re-established without
-BootNotification, as a field charger does. What each charger received is counted in
-``ChargerStats``.
+behaviour (``behaviours.py``: its field habits). An accepted Reset closes its socket;
+it stays away ``reboot_seconds`` (``slow_back_seconds`` for slow_back), reconnects
+(backoff with jitter) and sends BootNotification. A connection lost without a Reset is
+re-established without BootNotification, as a field charger does. What each charger
+received is counted in ``ChargerStats`` (``sim_stats.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ import json
 import logging
 import random
 import ssl
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,6 +33,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ocpp_gateway.behaviours import (
+    CHARGING_BEHAVIOURS,
     ChargingSession,
     Sim16,
     Sim201,
@@ -43,42 +41,12 @@ from ocpp_gateway.behaviours import (
     now_iso,
     split_habits,
 )
+from ocpp_gateway.sim_stats import ChargerStats
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
-
-
-@dataclass
-class ChargerStats:
-    connects: int = 0
-    handshake_failures: int = 0
-    boots: int = 0
-    heartbeats: int = 0
-    resets: int = 0
-    reset_types: list[str] = field(default_factory=list)
-    trigger_messages: int = 0
-    received: Counter = field(default_factory=Counter)
-    sessions_started: int = 0
-    sessions_ended: int = 0
-    # Calls left unanswered on purpose (the unresponsive_after habit).
-    unanswered: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "connects": self.connects,
-            "handshake_failures": self.handshake_failures,
-            "boots": self.boots,
-            "heartbeats": self.heartbeats,
-            "resets": self.resets,
-            "reset_types": list(self.reset_types),
-            "trigger_messages": self.trigger_messages,
-            "received": dict(self.received),
-            "sessions_started": self.sessions_started,
-            "sessions_ended": self.sessions_ended,
-            "unanswered": self.unanswered,
-        }
 
 
 def client_ssl_context(
@@ -161,8 +129,18 @@ class SimulatedCharger:
         self._stop: asyncio.Event | None = None
         self._reboot: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
-        self.session = ChargingSession(self, session_seconds)
+        # One session per connector the habit charges on (two_sessions: the second lasts
+        # twice as long); a 2.0.1 OnIdle Reset waits for the last to end.
+        self.sessions = [ChargingSession(self, session_seconds)]
+        if behaviour == "two_sessions":
+            self.sessions.append(ChargingSession(self, 2 * session_seconds, connector=2))
+        self.reset_scheduled = False
         self.habits = TimedHabits(self, timed)
+
+    @property
+    def charging(self) -> bool:
+        """A session runs on some connector."""
+        return any(session.running for session in self.sessions)
 
     # -- the life of a charger -----------------------------------------------------------
     async def run(self) -> None:
@@ -281,11 +259,14 @@ class SimulatedCharger:
             boot_interval = await self._boot(cp, "PowerUp")
             interval = interval or boot_interval
         await self.send_status(cp)
-        if self.behaviour == "charging" and self.session.state == "none":
-            await self.session.begin(cp)
-        if self.session.running:
-            self.spawn(self.session.finish_later())
+        for session in self.sessions:
+            if self.behaviour in CHARGING_BEHAVIOURS and session.state == "none":
+                await session.begin(cp)
+            if session.running:
+                self.spawn(session.finish_later())
         self.habits.start()
+        if self.behaviour == "pings_only":  # alive by websocket pings and pongs alone
+            await asyncio.Future()
         interval = interval or 60
         while True:
             await asyncio.sleep(interval)
@@ -322,49 +303,57 @@ class SimulatedCharger:
     def _payloads(self):
         return call16 if self.ocpp_version == "1.6" else call201
 
-    def _status_word(self) -> str:
-        if self.habits.faulted:
+    def _status_word(self, session: ChargingSession) -> str:
+        if self.habits.faulted and session.connector == 1:
             return "Faulted"
-        if self.session.running:
+        if session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
 
     async def send_status(self, cp) -> None:
-        status = self._status_word()
+        """Every connector's status (1.6: connector 0, the charger, first)."""
         if self.ocpp_version == "1.6":
-            for connector_id in (0, 1):
-                word = "Available" if connector_id == 0 else status
+            await cp.call(
+                call16.StatusNotification(connector_id=0, error_code="NoError", status="Available")
+            )
+        for session in self.sessions:
+            status = self._status_word(session)
+            if self.ocpp_version == "1.6":
                 await cp.call(
                     call16.StatusNotification(
-                        connector_id=connector_id, error_code="NoError", status=word
+                        connector_id=session.connector, error_code="NoError", status=status
                     )
                 )
-        else:
-            await cp.call(
-                call201.StatusNotification(
-                    timestamp=now_iso(), connector_status=status, evse_id=1, connector_id=1
+            else:
+                await cp.call(
+                    call201.StatusNotification(
+                        timestamp=now_iso(),
+                        connector_status=status,
+                        evse_id=session.connector,
+                        connector_id=1,
+                    )
                 )
-            )
 
     # -- resets --------------------------------------------------------------------------
     def reset_answer(self, reset_type: str) -> str:
         if self.behaviour == "reject":
             return "Rejected"
-        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.session.running:
-            self.session.reset_scheduled = True
+        if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.charging:
+            self.reset_scheduled = True
             return "Scheduled"
         return "Accepted"
 
     def after_reset_answer(self, reset_type: str) -> None:
-        if self.behaviour == "reject" or self.session.reset_scheduled:
+        if self.behaviour == "reject" or self.reset_scheduled:
             return
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
 
     async def reboot_now(self, reason: str) -> None:
         self.habits.reset()
         cp = self._cp
-        if cp is not None and self.session.running:
-            await self.session.end(cp, reason)
+        for session in self.sessions:
+            if cp is not None and session.running:
+                await session.end(cp, reason)
         await asyncio.sleep(0.05)  # let the Reset answer leave before the socket closes
         if self._reboot is not None:
             self._reboot.set()

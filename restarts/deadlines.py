@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from restarts import queue
+from restarts.jobs import restart_jobs_booted_since_sent
 from restarts.models import RestartJob
 from restarts.waves import restart_jobs_release, send_on_commit
 
@@ -39,22 +40,20 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     done: dict[str, int] = {}
 
     # No CallResult: the send task's hard limit is shorter than this.
-    no_answer = jobs.filter(sent_at__lt=now - _seconds("RESTART_ANSWER_DEADLINE"))
+    no_answer = jobs.filter(claimed_at__lt=now - _seconds("RESTART_ANSWER_DEADLINE"))
     done["no_answer"] = len(
         no_answer.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
     )
 
     # A boot the signal did not deliver (raced with the answer, or a missed signal).
-    booted = jobs.filter(charger__last_boot_at__gte=F("sent_at"))
     done["boot"] = len(
-        booted.move(
+        restart_jobs_booted_since_sent(jobs).move(
             State.ACCEPTED, State.DONE, finished_at=now, confirmed_by=RestartJob.Confirmation.BOOT
         )
     )
 
-    reconnected = jobs.filter(
-        charger__is_connected=True, charger__connected_at__gte=F("accepted_at")
-    )
+    # Connected again on a socket opened after the Reset was written.
+    reconnected = jobs.filter(charger__is_connected=True, charger__connected_at__gt=F("sent_at"))
     # Asked for a BootNotification, still none, but it is back and reporting: back.
     reporting = reconnected.filter(
         trigger_sent_at__lte=now - grace,

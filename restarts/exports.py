@@ -98,7 +98,7 @@ def row(job: RestartJob) -> list[str]:
         job.state,
         outcome_text(job.state),
         job.get_confirmed_by_display() if job.confirmed_by else "",
-        str(RestartJob.DETAILS.get(job.detail, job.detail)),
+        job.detail_text,
         job.reset_type,
         _time(job.created_at, tz),
         _time(job.sent_at, tz),

@@ -10,13 +10,15 @@ frees its slot in a wave asks for the next release (waves.release_on_commit).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from django.db import transaction
-from django.db.models import Case, Value, When
+from django.db import models, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from chargers.models import Charger
 from ocpp_gateway import channel
+from restarts.cancel import restart_jobs_drop_lost_rights
 from restarts.models import RestartJob, RestartRequest
 from restarts.waves import release_on_commit
 
@@ -41,7 +43,8 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     boot, the beat) is not among them, so no job's Reset is ever sent twice. A job
     whose charger is no longer eligible is skipped; a 1.6 charger that is charging
     (and the request did not say "now") waits as scheduled until its session ends.
-    A few statements whatever the number of jobs.
+    A job whose requester lost the right to restart the charger meanwhile is
+    cancelled (cancel.restart_jobs_drop_lost_rights). A few statements per requester.
     """
     now = now or timezone.now()
     jobs = list(
@@ -50,6 +53,8 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
         .select_for_update(of=("self",), skip_locked=True)  # a twin task holds them: its own
         .order_by("pk")
     )
+    # The requester's right is checked again as the Reset is about to go.
+    jobs = restart_jobs_drop_lost_rights(jobs, now=now)
     skip: dict[str, list[int]] = {"not_connected": [], "no_remote_restart": []}
     wait: list[int] = []
     by_type: dict[str, list[RestartJob]] = {}
@@ -82,12 +87,12 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     for reset_type, group in by_type.items():
         moved = set(
             RestartJob.objects.filter(pk__in=[j.pk for j in group]).move(
-                State.QUEUED, State.SENT, sent_at=now, reset_type=reset_type
+                State.QUEUED, State.SENT, claimed_at=now, reset_type=reset_type
             )
         )
         for job in group:
             if job.pk in moved:
-                job.state, job.sent_at, job.reset_type = State.SENT, now, reset_type
+                job.state, job.claimed_at, job.reset_type = State.SENT, now, reset_type
                 claimed.append(job)
     return claimed
 
@@ -96,17 +101,27 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
 def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
     """Put claimed jobs back (sent → queued) whose Resets surely never left us."""
     return RestartJob.objects.filter(pk__in=list(job_ids)).move(
-        State.SENT, State.QUEUED, sent_at=None, reset_type=""
+        State.SENT, State.QUEUED, claimed_at=None, sent_at=None, reset_type=""
     )
 
 
+def _stamp(value: float | None) -> datetime | None:
+    """A gateway's Unix time as an aware datetime."""
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
 def _answer(result, now) -> tuple[str, dict]:
-    """The state and fields a job moves to for the gateway's answer to its Reset."""
+    """The state and fields a job moves to for the gateway's answer to its Reset.
+
+    Times are the gateway's stamps: `sent_at` when the Reset frame was written (absent
+    when the gateway could not say), `answered_at` when the answer arrived.
+    """
     fields: dict = {}
+    answered = _stamp(result.answered_at)
     if result.outcome == channel.ANSWERED and result.status == "Accepted":
-        to, fields = State.ACCEPTED, {"accepted_at": now}
+        to, fields = State.ACCEPTED, {"accepted_at": answered or now}
     elif result.outcome == channel.ANSWERED and result.status == "Scheduled":
-        to, fields = State.SCHEDULED, {"scheduled_at": now}
+        to, fields = State.SCHEDULED, {"scheduled_at": answered or now}
     elif result.outcome == channel.ANSWERED:
         status = result.status or ""
         to, fields = State.REJECTED, {"detail": "" if status == "Rejected" else status[:300]}
@@ -117,51 +132,103 @@ def _answer(result, now) -> tuple[str, dict]:
     else:  # timeout, error: we cannot know whether it arrived, so never send again
         to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
     if to not in RestartJob.State.unfinished():
-        fields["finished_at"] = now
+        fields["finished_at"] = answered or now
+    if result.sent_at is not None:
+        fields["sent_at"] = _stamp(result.sent_at)
+    if answered is not None:
+        fields["answered_at"] = answered
     return to, fields
+
+
+def _per_job(values: dict[int, object]):
+    """One value per job id, as a value (all the same) or a CASE over the ids."""
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+    return Case(
+        *(When(pk=pk, then=Value(value)) for pk, value in values.items()),
+        output_field=models.DateTimeField(),
+    )
 
 
 @transaction.atomic
 def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=None) -> dict:
-    """Record what came of many Resets: (job id, CallResult) pairs. Returns {job id: state}.
+    """Record what came of Resets: (job id, CallResult) pairs. Returns {job id: state}.
 
-    One conditional move per distinct outcome (sent → …); a job that moved on
-    meanwhile (done by an early BootNotification, the beat) keeps its state and is
-    not in the answer.
+    Called with each batch of answers as it arrives (tasks.send_resets), so a job's
+    answer is written when the charger gave it, not when the slowest of its chunk
+    has answered. One conditional move per distinct outcome (sent → …), the gateway's
+    per-job stamps in it; a job that moved on meanwhile (done by a BootNotification,
+    the beat) keeps its state and is not in the answer.
     """
     now = now or timezone.now()
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple, dict[int, dict]] = {}
     for job_id, result in answers:
         to, fields = _answer(result, now)
-        groups.setdefault((to, tuple(sorted(fields.items()))), []).append(job_id)
+        times = {k: v for k, v in fields.items() if isinstance(v, datetime)}
+        rest = tuple(sorted((k, v) for k, v in fields.items() if k not in times))
+        groups.setdefault((to, rest, tuple(sorted(times))), {})[job_id] = times
     states: dict[int, str] = {}
     freed = False
-    for (to, fields), ids in groups.items():
-        moved = RestartJob.objects.filter(pk__in=ids).move(State.SENT, to, **dict(fields))
+    for (to, rest, time_names), jobs in groups.items():
+        stamps = {name: _per_job({pk: t[name] for pk, t in jobs.items()}) for name in time_names}
+        moved = RestartJob.objects.filter(pk__in=list(jobs)).move(
+            State.SENT, to, **dict(rest), **stamps
+        )
         states.update(dict.fromkeys(moved, to))
         freed |= bool(moved) and to != State.ACCEPTED
+    accepted = [pk for pk, to in states.items() if to == State.ACCEPTED]
+    # The charger may have rebooted and booted again before its answer was written.
+    for pk in restart_jobs_booted_since_sent(RestartJob.objects.filter(pk__in=accepted)).move(
+        State.ACCEPTED, State.DONE, finished_at=now, confirmed_by=_confirmation()
+    ):
+        states[pk], freed = State.DONE, True
     if freed:
         release_on_commit()
     return states
 
 
+def restart_jobs_booted_since_sent(jobs):
+    """The jobs whose charger booted on its current connection, opened after the Reset was
+    written: the evidence as the charger's row holds it (for answers recorded after the
+    boot, and for the beat when a signal was missed)."""
+    return jobs.filter(
+        charger__connected_at__gt=F("sent_at"),
+        charger__last_boot_at__gte=F("charger__connected_at"),
+    )
+
+
 # --- Reactions to what the gateway recorded (chargers.signals, see receivers.py) -------
 
 
-def restart_jobs_confirm_boot(*, charger_id: int, at) -> int:
-    """A BootNotification after the Reset was sent completes the charger's job."""
-    done = RestartJob.objects.filter(charger_id=charger_id, sent_at__lte=at).move(
+def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason: str = "") -> int:
+    """A BootNotification on a socket opened after the Reset was written: the charger
+    restarted, its job is done (confirmed by that boot, or by the one we asked for).
+
+    A boot on the socket that took the Reset (it refused, or answered and did not
+    restart) is not a restart; nor is one before the answer said when the Reset was
+    written (`sent_at` unknown): recording that answer looks at the boots again.
+    `connected_at` unknown (a gateway of an older version): the boot's own time.
+    """
+    opened = connected_at or at
+    done = RestartJob.objects.filter(charger_id=charger_id, sent_at__lt=opened).move(
         [State.SENT, State.ACCEPTED, State.SCHEDULED],
         State.DONE,
         finished_at=at,
-        confirmed_by=Case(
-            When(trigger_sent_at__isnull=False, then=Value(RestartJob.Confirmation.TRIGGER)),
-            default=Value(RestartJob.Confirmation.BOOT),
-        ),
+        boot_reason=(reason or "")[:32],
+        confirmed_by=_confirmation(),
     )
     if done:
         release_on_commit()
     return len(done)
+
+
+def _confirmation():
+    """Confirmed by a boot we asked for (TriggerMessage) or one the charger sent itself."""
+    return Case(
+        When(trigger_sent_at__isnull=False, then=Value(RestartJob.Confirmation.TRIGGER)),
+        default=Value(RestartJob.Confirmation.BOOT),
+    )
 
 
 def restart_jobs_session_ended(*, charger_id: int, at) -> int:

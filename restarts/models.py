@@ -19,11 +19,16 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from chargers.models import Charger
+
+
+def current_language() -> str:
+    """The language the request is made in (the page's or the API's Accept-Language)."""
+    return translation.get_language() or settings.LANGUAGE_CODE
 
 
 class RestartRequest(models.Model):
@@ -56,9 +61,22 @@ class RestartRequest(models.Model):
     idempotency_key = models.CharField(max_length=64, blank=True)
     # Why, when the portal asked by itself (self-healing: the rule that fired and the step).
     reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # Users have no stored language: the summary e-mail speaks the one the request was
+    # made in (the language switch's cookie or Accept-Language, else LANGUAGE_CODE).
+    language = models.CharField(_("language"), max_length=8, default=current_language)
+    # When its end was summed up, claimed once (restarts/summaries.py); an e-mail went
+    # to the requester if any job failed.
+    summarised_at = models.DateTimeField(_("summed up at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(summarised_at__isnull=True),
+                name="restartrequest_unsummarised",
+            )
+        ]
         verbose_name = _("restart request")
         verbose_name_plural = _("restart requests")
         constraints = [
@@ -244,14 +262,21 @@ class JobState(models.TextChoices):
 class RestartJob(models.Model):
     State = JobState
 
-    # Why a job ended without a reset (its `detail` code); shown translated on the row
-    # and in the history. Any other detail is the charger's own words, shown as recorded.
+    # Why a job ended without a reset (its `detail` code, `code` or `code:who`); shown
+    # translated in the history and the export. Any other detail is the charger's own
+    # words, shown as recorded.
     DETAILS = {
         "not_connected": _("not connected"),
         "no_remote_restart": _("cannot be restarted remotely"),
         "no_result": _("the charger did not answer in time"),
         "no_boot": _("no BootNotification in time"),
         "session_did_not_end": _("the charging session did not end in time"),
+        # cancelled when it was to be sent: the requester lost the right meanwhile
+        "not_allowed": _("the requester may no longer restart this charger"),
+        "no_business": _(
+            "restarting several chargers at once needs a Business subscription, which has ended"
+        ),
+        "cancelled_by": _("cancelled by %(who)s"),
     }
 
     class Confirmation(models.TextChoices):
@@ -271,11 +296,18 @@ class RestartJob(models.Model):
     confirmed_by = models.CharField(
         _("confirmed by"), max_length=16, choices=Confirmation.choices, blank=True
     )
+    # The reason the confirming BootNotification gave (2.0.1: RemoteReset, PowerUp, …).
+    boot_reason = models.CharField(_("boot reason"), max_length=32, blank=True)
 
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)
     # Set when the dispatcher gave the job a slot in its group's wave.
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    # When a worker took it for sending (queued → sent); the Reset leaves after this.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The gateway's stamps: when the Reset frame was written to the charger's socket,
+    # and when the charger's answer (CallResult or CallError) arrived.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
@@ -309,6 +341,15 @@ class RestartJob(models.Model):
     @property
     def is_unfinished(self) -> bool:
         return self.state in self.State.unfinished()
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in the reader's language when it is one of our codes, else as recorded."""
+        code, colon, who = self.detail.partition(":")
+        text = self.DETAILS.get(code)
+        if text is None or (code == "cancelled_by") != bool(colon):
+            return self.detail
+        return str(text) % {"who": who} if colon else str(text)
 
     @property
     def state_meaning(self) -> StateMeaning:

@@ -23,6 +23,7 @@ SEND_RESETS = "restarts.send_resets"
 TRIGGER_BOOT = "restarts.trigger_boot"
 RELEASE_WAITING_JOBS = "restarts.release_waiting_jobs"
 ENFORCE_DEADLINES = "restarts.enforce_deadlines"
+SEND_SUMMARIES = "restarts.send_summaries"
 
 # What publishing a task raises when Redis is away.
 QUEUE_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError)

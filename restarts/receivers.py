@@ -13,8 +13,10 @@ from restarts.jobs import restart_jobs_confirm_boot, restart_jobs_session_ended
 
 
 @receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
-def charger_booted(sender, *, charger_id, at, **kwargs):
-    restart_jobs_confirm_boot(charger_id=charger_id, at=at)
+def charger_booted(sender, *, charger_id, at, reason="", connected_at=None, **kwargs):
+    restart_jobs_confirm_boot(
+        charger_id=charger_id, at=at, connected_at=connected_at, reason=reason or ""
+    )
 
 
 @receiver(signals.charger_session_changed, dispatch_uid="restarts.charger_session_changed")

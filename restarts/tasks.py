@@ -22,6 +22,7 @@ from restarts import queue
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
+from restarts.summaries import restart_summaries_send
 from restarts.waves import release_pending_clear, restart_jobs_release
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,26 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
     jobs = restart_jobs_claim(job_ids=job_ids)
     if not jobs:
         return {}
+    states: dict[int, str] = {}
+    unrecorded: list[tuple[int, commands.CallResult]] = []
+
+    def record(arrived: list[tuple[int, commands.CallResult]]) -> None:
+        """Write each answer as it arrives, in the middle of collecting the rest."""
+        answers = [(jobs[i].pk, r) for i, r in arrived if r.outcome != commands.NOT_SENT]
+        if not answers:
+            return
+        try:
+            states.update(restart_jobs_record_answers(answers=answers))
+        except TRANSIENT as exc:  # tried once more when the rest are in
+            log.warning("could not record %d answers yet: %s", len(answers), exc)
+            unrecorded.extend(answers)
+
     results = commands.send_resets(
         [(job.charger.charge_point_id, job.reset_type) for job in jobs],
         timeout=settings.RESTART_CALL_TIMEOUT,
+        on_result=record,
     )
     pairs = list(zip(jobs, results, strict=True))
-    states = restart_jobs_record_answers(
-        answers=[(j.pk, r) for j, r in pairs if r.outcome != commands.NOT_SENT]
-    )
     for job, result in pairs:
         log.info(
             "restart job %s (%s): Reset %s → %s %s %s",
@@ -82,6 +95,11 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         # cannot be queued either, the beat resends them. Recorded as answers they would
         # be "no answer" for chargers that were never asked.
         restart_jobs_unclaim(job_ids=[pk for pk, _d in not_sent])
+    if unrecorded:
+        # Still failing: the task is retried (its jobs are claimed, so it sends nothing
+        # again) and the beat's deadlines settle what stays unrecorded.
+        states.update(restart_jobs_record_answers(answers=unrecorded))
+    if not_sent:
         raise redis.ConnectionError(not_sent[0][1])
     return states
 
@@ -119,3 +137,9 @@ def release_waiting_jobs() -> int:
 def enforce_deadlines() -> dict[str, int]:
     """The beat's safety net: deadlines, missed signals, lost messages, waves."""
     return restart_jobs_enforce()
+
+
+@shared_task(name=queue.SEND_SUMMARIES, soft_time_limit=120, time_limit=150, **RETRY)
+def send_summaries() -> list[int]:
+    """The beat: e-mail the requester of each request that ended with a failure, once."""
+    return restart_summaries_send()

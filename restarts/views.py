@@ -11,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
-from chargers.selectors import charger_filter
-from restarts import exports, selectors, services
+from restarts import cancel, exports, matching, selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
+from restarts.progress import progress_of
 from tenancy import access
 from tenancy.audit import client_ip
+from tenancy.ids import parse_id
 
 
 def _template(request, name: str, partial: str) -> str:
@@ -32,10 +33,8 @@ def restart_window(request):
         context = {"refused": _("You may not restart chargers.")}
         return render(request, template, context, status=403)
     if request.GET.get("scope") == "filter":
-        asked = charger_filter(request.user, request.GET)
-    else:
-        asked = request.GET.getlist("charger")
-    evaluation = evaluate(request.user, asked)
+        return _matching_window(request, template)
+    evaluation = evaluate(request.user, request.GET.getlist("charger"))
     if not evaluation.eligible and set(evaluation.left_out) == {"not_found"}:
         # Only ids outside the user's groups: as if they did not exist.
         return render(request, template, {"refused": evaluation.left_out_summary()}, status=404)
@@ -43,20 +42,79 @@ def restart_window(request):
     return render(request, template, context)
 
 
+def _foreign_group(request) -> bool:
+    """The filter names a group the user cannot see (or none at all): a 404, as for ids."""
+    raw = request.GET.get("group")
+    return bool(raw) and not access.visible_groups(request.user).filter(pk=parse_id(raw)).exists()
+
+
+def _not_found(request, template):
+    message = _("Nothing was restarted: the filter names a group that does not exist.")
+    return render(request, template, {"refused": message}, status=404)
+
+
+def _matching_window(request, template):
+    """All matching the filter: a summary per group and the first page of the list."""
+    if _foreign_group(request):
+        return _not_found(request, template)
+    qs = matching.matching(request.user, request.GET)
+    summary = matching.summarise(qs)
+    context = {
+        "summary": summary,
+        "page": matching.restart_page(qs, several=summary.several),
+        "filter": matching.filter_params(request.GET),
+        "idempotency_key": uuid.uuid4().hex,
+    }
+    return render(request, template, context)
+
+
+@require_GET
+def restart_window_page(request):
+    """A page of the window's list of all matching the filter, searched with `find`."""
+    template = _template(request, "restarts/window.html", "window")
+    if not access.can_manage_any(request.user):
+        return render(
+            request, template, {"refused": _("You may not restart chargers.")}, status=403
+        )
+    if _foreign_group(request):
+        return _not_found(request, template)
+    qs = matching.matching(request.user, request.GET)
+    page = matching.restart_page(
+        qs,
+        several=qs.count() > 1,
+        find=request.GET.get("find", ""),
+        page=request.GET.get("page"),
+    )
+    return render(request, "restarts/window.html#matching_page", {"page": page})
+
+
 @require_POST
 def restart_confirm(request):
     """OKAY: decide again and start the restarts; nothing twice for one window."""
+    how = {
+        "user": request.user,
+        "mode": request.POST.get("mode") or RestartRequest.Mode.DEFAULT,
+        "idempotency_key": request.POST.get("idempotency_key"),
+        "source": RestartRequest.Source.WEB,
+        "ip": client_ip(request),
+    }
     try:
-        started = services.restart_request_create(
-            user=request.user,
-            charger_ids=request.POST.getlist("charger"),
-            mode=request.POST.get("mode") or RestartRequest.Mode.DEFAULT,
-            idempotency_key=request.POST.get("idempotency_key"),
-            source=RestartRequest.Source.WEB,
-            ip=client_ip(request),
-        )
+        if request.POST.get("scope") == "filter":
+            # The filter and the removals, never ids: decided again here, as this user.
+            started = services.restart_request_create_matching(
+                params=request.POST, removed=request.POST.getlist("exclude"), **how
+            )
+        else:
+            started = services.restart_request_create(
+                charger_ids=request.POST.getlist("charger"), **how
+            )
     except services.RestartRefused as refused:
-        status = {"not_allowed": 403, "not_found": 404, "unavailable": 503}.get(refused.code, 409)
+        status = {
+            "not_allowed": 403,
+            "not_found": 404,
+            "unavailable": 503,
+            "bad_removals": 400,
+        }.get(refused.code, 409)
         template = _template(request, "restarts/window.html", "window")
         return render(request, template, {"refused": refused.message}, status=status)
 
@@ -79,14 +137,21 @@ def history(request):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def history_detail(request, pk):
     restart_request = get_object_or_404(RestartRequest, pk=pk)
     jobs = list(selectors.jobs_for(request.user, restart_request))
     if not jobs:  # none of its chargers are yours: as if it did not exist
         raise Http404
-    return render(
-        request, "restarts/history_detail.html", {"restart_request": restart_request, "jobs": jobs}
-    )
+    context = {
+        "restart_request": restart_request,
+        "jobs": jobs,
+        "cancellable": any(cancel.is_not_yet_sent(job) for job in jobs),
+        # Polls itself every 2 s while a job is under way (the page's one request).
+        "progress": progress_of(selectors.jobs_in_scope(request.user, restart_request)),
+    }
+    template = _template(request, "restarts/history_detail.html", "request_state")
+    return render(request, template, context)
 
 
 @require_GET

@@ -1,5 +1,9 @@
 """Waves: at most RESTART_WAVE_SIZE chargers of a group resetting at once, the rest waiting.
 
+A wave is also no bigger than what the gateways say they can admit now (their pacing,
+published beside their liveness): a fleet restart does not become a storm they answer
+with Pending.
+
 `restart_jobs_release` gives waiting jobs their slots and sends them on their way
 in chunks; a job that finishes frees its slot and asks for a release with
 `release_on_commit`, which a short-lived Redis mark turns into one release task
@@ -17,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from ocpp_gateway.pacing import admission_room
 from restarts import queue
 from restarts.models import RestartJob
 from tenancy.models import Group
@@ -67,9 +72,12 @@ def restart_jobs_release(*, group_ids: Iterable[int] | None = None, now=None) ->
         .annotate(n=Count("pk"))
     )
     cap = max(settings.RESTART_WAVE_SIZE, 1)
+    room = _gateway_room()
     released: list[int] = []
     for group_id in groups:
         free = cap - busy.get(group_id, 0)
+        if room is not None:
+            free = min(free, room - len(released))
         if free <= 0:
             continue
         ids = list(
@@ -83,7 +91,21 @@ def restart_jobs_release(*, group_ids: Iterable[int] | None = None, now=None) ->
         released += ids
     if released:
         send_on_commit(released)
+    if room is not None and len(released) >= room:
+        # The gateways could take no more now: ask again shortly, not only at the beat.
+        release_on_commit()
     return released
+
+
+def _gateway_room() -> int | None:
+    """How many more reboots the running gateways can admit now (they publish it beside
+    their liveness, ocpp_gateway.pacing); None when none says, or Redis cannot tell."""
+    try:
+        return admission_room(
+            queue.redis_client(settings.REDIS_URL), grace=settings.OCPP_ALIVE_GRACE
+        )
+    except redis.RedisError:
+        return None
 
 
 def release_on_commit() -> None:

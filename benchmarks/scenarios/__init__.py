@@ -11,7 +11,7 @@ from collections.abc import Callable
 from benchmarks import fleet
 from benchmarks.harness import Bench
 from benchmarks.report import Figure
-from benchmarks.scenarios import bulk_restart, connections, pages, tls
+from benchmarks.scenarios import bulk_restart, connections, matching, pages, tls
 from benchmarks.scenarios.common import reset_state
 
 __all__ = ["BY_NAME", "reset_state", "seed"]
@@ -23,6 +23,7 @@ BY_NAME: dict[str, Callable[[Bench], list[Figure]]] = {
     "tls_storm": tls.tls_storm,
     "restart": bulk_restart.restart,
     "pages": pages.pages,
+    "matching": matching.matching,
 }
 
 

@@ -15,7 +15,7 @@ def job_kind(state: str) -> str:
 @register.filter
 def job_detail(job: RestartJob) -> str:
     """The job's detail in the reader's language when it is one of ours, else as recorded."""
-    return str(RestartJob.DETAILS.get(job.detail, job.detail))
+    return job.detail_text
 
 
 @register.filter

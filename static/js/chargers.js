@@ -7,6 +7,9 @@
 // - Dialogs: content loaded into a <dialog> opens it; [data-close-dialog] closes it;
 //   the server's "restartStarted" event closes it and announces the result.
 // - The restart window: removing a charger updates the count; OKAY is disabled at zero.
+//   For "all matching the filter" the list is paged by the server, so a removal is a
+//   hidden "exclude" input in the form (OKAY posts the filter plus the removals); a
+//   removed row can be put back, and rows of other pages remember their state.
 (function () {
   "use strict";
 
@@ -81,6 +84,16 @@
       if (dialog) dialog.close();
     } else if (target.matches("[data-restart-remove]")) {
       removeFromWindow(target);
+    } else if (target.matches("[data-restart-exclude]")) {
+      toggleExclusion(target);
+    } else if (target.matches("[data-restart-restore-all]")) {
+      const form = target.closest("[data-restart-matching]");
+      if (form) {
+        $("[data-restart-removed]", form).replaceChildren();
+        showExclusions(form);
+        const find = $("#restart-find", form);
+        if (find) find.focus();
+      }
     }
   });
 
@@ -111,6 +124,7 @@
       rowBoxes().forEach((box) => { if (box.disabled) selected.delete(box.value); });
       render();
     }
+    $$("[data-restart-matching]").forEach(showExclusions);
     const dialog = target.closest ? target.closest("dialog") : null;
     if (dialog) {
       if (!dialog.open) dialog.showModal();
@@ -125,6 +139,46 @@
     if (announce && event.detail && event.detail.message) announce.textContent = event.detail.message;
     clearSelection();
   });
+
+  function excluded(form, id) {
+    return $$("[data-restart-removed] input", form).find((input) => input.value === id);
+  }
+
+  function toggleExclusion(button) {
+    const form = button.closest("[data-restart-matching]");
+    if (!form) return;
+    const id = button.dataset.restartExclude;
+    const input = excluded(form, id);
+    if (input) {
+      input.remove();
+    } else {
+      const added = document.createElement("input");
+      added.type = "hidden";
+      added.name = "exclude";
+      added.value = id;
+      $("[data-restart-removed]", form).append(added);
+    }
+    showExclusions(form);
+  }
+
+  // Rows, count, OKAY and the "removed by you" line follow the form's exclude inputs.
+  function showExclusions(form) {
+    const removed = $$("[data-restart-removed] input", form).length;
+    const left = Math.max(0, Number(form.dataset.restartTotal || 0) - removed);
+    $$("[data-restart-exclude]", form).forEach((button) => {
+      const out = Boolean(excluded(form, button.dataset.restartExclude));
+      const item = button.closest("[data-restart-item]");
+      if (item) item.classList.toggle("removed", out);
+      button.setAttribute("aria-label", out ? button.dataset.labelRestore : button.dataset.labelRemove);
+    });
+    $("[data-restart-count]", form).textContent = String(left);
+    const line = $("[data-restart-removed-line]", form);
+    if (line) {
+      line.hidden = removed === 0;
+      $("[data-restart-removed-count]", line).textContent = String(removed);
+    }
+    $$("[data-restart-submit]", form).forEach((submit) => { submit.disabled = left === 0; });
+  }
 
   function removeFromWindow(button) {
     const form = button.closest("[data-restart-form]");

@@ -2,6 +2,7 @@
 the answers in bulk. Against real gateways and simulated chargers over real sockets."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections, connections
@@ -126,14 +127,32 @@ def test_an_answer_never_overwrites_a_job_that_moved_on(fleet):
     jobs = restart(fleet, fleet.ready[:2])
     claimed = restart_jobs_claim(job_ids=[j.pk for j in jobs])
     assert len(claimed) == 2
-    early = claimed[0]  # its BootNotification arrived before the CallResult was recorded
-    signals.charger_booted.send(sender=None, charger_id=early.charger_id, at=timezone.now())
+    early = claimed[0]  # the beat gave up on it before the CallResult was recorded
+    RestartJob.objects.filter(pk=early.pk).update(state=State.NO_ANSWER)
     answer = commands.CallResult("answered", status="Accepted", payload={"status": "Accepted"})
 
     recorded = restart_jobs_record_answers(answers=[(j.pk, answer) for j in claimed])
 
     assert recorded == {claimed[1].pk: State.ACCEPTED}
-    assert states(claimed) == {early.pk: State.DONE, claimed[1].pk: State.ACCEPTED}
+    assert states(claimed) == {early.pk: State.NO_ANSWER, claimed[1].pk: State.ACCEPTED}
+
+
+def test_an_answer_recorded_after_the_reboot_finds_the_boot(fleet):
+    (job,) = restart(fleet, fleet.ready[:1])
+    restart_jobs_claim(job_ids=[job.pk])
+    written = timezone.now()
+    # Rebooted, connected and booted again before its CallResult was recorded.
+    Charger.objects.filter(pk=job.charger_id).update(
+        connected_at=written + timedelta(seconds=1), last_boot_at=written + timedelta(seconds=2)
+    )
+    stamp = written.timestamp()
+    answer = commands.CallResult(
+        "answered", status="Accepted", sent_at=stamp, answered_at=stamp + 0.01
+    )
+
+    assert restart_jobs_record_answers(answers=[(job.pk, answer)]) == {job.pk: State.DONE}
+    job.refresh_from_db()
+    assert job.confirmed_by == "boot" and job.sent_at == written
 
 
 def test_a_chunk_spanning_two_gateway_processes_reaches_each_charger_through_its_own(
@@ -170,6 +189,9 @@ def test_many_finishing_jobs_enqueue_one_release_until_it_runs(
 ):
     jobs = restart(fleet, fleet.ready)
     restart_jobs_claim(job_ids=[j.pk for j in jobs])
+    RestartJob.objects.filter(pk__in=[j.pk for j in jobs]).update(
+        state=State.ACCEPTED, sent_at=timezone.now() - timedelta(seconds=5)
+    )
     restarts_queue.delete("restarts")
     releases = [("restarts.release_waiting_jobs", [])]
 

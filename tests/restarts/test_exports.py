@@ -18,6 +18,7 @@ def make_request(who, chargers, state=State.DONE, **job_fields) -> RestartReques
         source=RestartRequest.Source.WEB,
         mode=RestartRequest.Mode.DEFAULT,
         asked_ids=[c.pk for c in chargers],
+        language="da",
     )
     for charger in chargers:
         RestartJob.objects.create(

@@ -17,6 +17,7 @@ from django.test import override_settings
 
 from chargers.models import Charger, ChargerEvent
 from config.celery import app as celery_app
+from restarts.cancel import restart_request_cancel
 from restarts.deadlines import restart_jobs_enforce
 from restarts.healing.engine import healing_sweep
 from restarts.healing.models import HealingCase
@@ -264,21 +265,18 @@ def test_nothing_happens_where_self_healing_is_off(fleet, gateway, sims, worker)
 
 
 def test_a_person_can_cancel_the_automatic_restart_and_the_ladder_stops(
-    fleet, gateway, sims, worker
+    fleet, gateway, sims, worker, restarts_queue
 ):
     policy(fleet)
     charger, sim = plug_in(fleet, gateway, sims, "faulted_after=0.2", name="Annuller")
-    Charger.objects.filter(pk=charger.pk).update(session_active=True)  # hold the Reset back
     faulted_for(charger, 11)
-    case = beat_until(lambda: (c := case_of(charger)) and c.waiting == "session", message="waits")
-    Charger.objects.filter(pk=charger.pk).update(session_active=False)
+    celery_app.conf.task_always_eager = False  # no worker for a moment: the Reset waits
     beat_until(lambda: auto_jobs(charger).exists(), message="restart asked for")
     job = auto_jobs(charger).get()
-    # As the cancel button does: the unfinished job ends cancelled.
-    RestartJob.objects.filter(pk=job.pk).move(
-        RestartJob.State.unfinished(), RestartJob.State.CANCELLED, detail="by a person"
-    )
 
+    cancelled = restart_request_cancel(user=fleet.admin, request_id=job.request_id)
+    celery_app.conf.task_always_eager = True
     case = beat_until(lambda: ended(charger), message="case ended")
 
-    assert case.outcome == "cancelled" and mail.outbox == []
+    assert cancelled.cancelled and case.outcome == "cancelled"
+    assert sim.stats.resets == 0 and mail.outbox == []

@@ -26,20 +26,33 @@ def refresh(job):
 
 
 def accepted(fleet, charger, at=None):
-    """A job whose Reset the charger accepted at `at`."""
+    """A job whose Reset was written to the charger and accepted at `at`."""
+    at = at or timezone.now()
     (job,) = start(fleet, [charger])
     (claimed,) = restart_jobs_claim(job_ids=[job.pk], now=at)
     RestartJob.objects.filter(pk=claimed.pk).update(
-        state=State.ACCEPTED, accepted_at=at or timezone.now()
+        state=State.ACCEPTED, sent_at=at, answered_at=at, accepted_at=at
     )
     return refresh(job)
+
+
+def booted(charger, *, connected_at, at=None, reason=""):
+    """The gateway's signal: a BootNotification on a socket opened at `connected_at`."""
+    signals.charger_booted.send(
+        sender=None,
+        charger_id=charger.pk,
+        at=at or timezone.now(),
+        reason=reason,
+        connected_at=connected_at,
+    )
 
 
 def test_claim_moves_queued_to_sent_once_and_picks_the_reset_type(fleet):
     (job,) = start(fleet, fleet.ready[:1])
     (claimed,) = restart_jobs_claim(job_ids=[job.pk])
     assert claimed.state == State.SENT and claimed.reset_type == "Soft"
-    assert refresh(job).sent_at is not None
+    # Claimed now; `sent_at` waits for the gateway's stamp of writing the frame.
+    assert refresh(job).claimed_at is not None and job.sent_at is None
     # A redelivered or duplicated task finds it taken and does nothing.
     assert restart_jobs_claim(job_ids=[job.pk]) == []
 
@@ -98,37 +111,49 @@ def test_a_201_scheduled_reset_is_done_when_the_charger_boots_after_the_session(
     charger.save()
     (job,) = start(fleet, [charger])
     assert restart_jobs_claim(job_ids=[job.pk])[0].reset_type == "OnIdle"
-    RestartJob.objects.filter(pk=job.pk).update(state=State.SCHEDULED, scheduled_at=timezone.now())
+    sent = timezone.now()
+    RestartJob.objects.filter(pk=job.pk).update(
+        state=State.SCHEDULED, sent_at=sent, scheduled_at=sent
+    )
     ended = timezone.now()
     signals.charger_session_changed.send(sender=None, charger_id=charger.pk, at=ended, active=False)
     assert refresh(job).state == State.ACCEPTED and job.accepted_at == ended
-    signals.charger_booted.send(sender=None, charger_id=charger.pk, at=timezone.now(), reason="")
+    booted(charger, connected_at=timezone.now(), reason="ScheduledReset")
     assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+    assert job.boot_reason == "ScheduledReset"
 
 
-def test_a_boot_after_the_accepted_reset_completes_the_job(fleet):
+def test_a_boot_on_a_socket_opened_after_the_reset_completes_the_job(fleet):
     job = accepted(fleet, fleet.ready[0])
-    signals.charger_booted.send(
-        sender=None, charger_id=fleet.ready[0].pk, at=timezone.now(), reason="RemoteReset"
-    )
+    booted(fleet.ready[0], connected_at=timezone.now(), reason="RemoteReset")
     assert refresh(job).state == State.DONE
     assert job.confirmed_by == "boot" and job.finished_at is not None
+    assert job.boot_reason == "RemoteReset"
 
 
-def test_a_boot_from_before_the_reset_does_not_count(fleet):
+def test_a_boot_on_the_socket_that_took_the_reset_does_not_count(fleet):
     job = accepted(fleet, fleet.ready[0])
-    signals.charger_booted.send(
-        sender=None, charger_id=fleet.ready[0].pk, at=job.sent_at - timedelta(seconds=5), reason=""
-    )
+    # The charger booted after the Reset, but on the socket it had before it: no restart.
+    booted(fleet.ready[0], connected_at=job.sent_at - timedelta(seconds=5))
     assert refresh(job).state == State.ACCEPTED
 
 
 def test_a_boot_that_raced_the_answer_is_found_by_the_beat(fleet):
     job = accepted(fleet, fleet.ready[0])
+    fleet.ready[0].connected_at = timezone.now()
     fleet.ready[0].last_boot_at = timezone.now()
     fleet.ready[0].save()
     restart_jobs_enforce()
     assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+
+
+def test_a_boot_on_the_old_socket_is_no_evidence_for_the_beat_either(fleet):
+    job = accepted(fleet, fleet.ready[0])
+    fleet.ready[0].connected_at = job.sent_at - timedelta(seconds=30)
+    fleet.ready[0].last_boot_at = timezone.now()
+    fleet.ready[0].save()
+    restart_jobs_enforce()
+    assert refresh(job).state == State.ACCEPTED
 
 
 @override_settings(RESTART_BOOT_GRACE=30)
@@ -147,7 +172,7 @@ def test_back_without_a_boot_is_asked_for_one_and_then_confirmed_by_it(
     assert restarts_queue.llen("restarts") == 1  # the TriggerMessage task
     with django_capture_on_commit_callbacks(execute=True):
         assert restart_jobs_enforce()["trigger"] == 0  # asked once only
-    signals.charger_booted.send(sender=None, charger_id=fleet.ready[0].pk, at=timezone.now())
+    booted(fleet.ready[0], connected_at=fleet.ready[0].connected_at)
     assert refresh(job).state == State.DONE and job.confirmed_by == "trigger"
 
 

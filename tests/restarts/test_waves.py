@@ -28,7 +28,10 @@ def test_a_group_resets_in_waves_and_a_finished_charger_lets_the_next_one_go(fle
     # Nothing frees a slot: a second dispatch releases nothing more.
     assert restart_jobs_release() == []
     (first,) = restart_jobs_claim(job_ids=[jobs[0].pk])
-    RestartJob.objects.filter(pk=first.pk).update(state=State.ACCEPTED, accepted_at=timezone.now())
+    written = timezone.now()
+    RestartJob.objects.filter(pk=first.pk).update(
+        state=State.ACCEPTED, sent_at=written, accepted_at=written
+    )
     assert restart_jobs_release() == []  # accepted still counts: it is rebooting
     signals.charger_booted.send(sender=None, charger_id=first.charger_id, at=timezone.now())
     assert restart_jobs_release() == [jobs[2].pk]

@@ -146,3 +146,42 @@ def test_a_charger_back_without_a_boot_is_asked_for_one(fleet, gateway, sims):
     wait_for(lambda: state(job) == "done", message="done after the triggered boot")
     assert job.confirmed_by == "trigger"
     assert sim.stats.trigger_messages == 1
+
+
+def test_a_requester_who_lost_the_right_meanwhile_never_resets_the_charger(fleet, gateway, sims):
+    from tenancy.models import Membership
+
+    charger, sim = plug_in(fleet, gateway, sims)
+    job = restart(fleet, charger)
+    Membership.objects.filter(user=fleet.admin).delete()
+    assert tasks.send_resets([job.pk]) == {}
+    job.refresh_from_db()
+    assert (job.state, job.detail, job.sent_at) == ("cancelled", "not_allowed", None)
+    assert sim.stats.resets == 0
+
+
+def test_a_two_connector_charger_is_reset_only_after_its_second_session_ends(fleet, gateway, sims):
+    charger, sim = plug_in(fleet, gateway, sims, behaviour="two_sessions", session_seconds=2)
+    wait_for(
+        lambda: set(Charger.objects.get(pk=charger.pk).sessions) == {"1", "2"},
+        message="both connectors charging",
+    )
+    job = restart(fleet, charger)
+    assert tasks.send_resets([job.pk]) == {}  # 1.6, charging: held back
+    assert state(job) == "scheduled"
+    # Connector 1's session ends; connector 2 still charges: the job keeps waiting.
+    wait_for(
+        lambda: Charger.objects.get(pk=charger.pk).sessions.keys() == {"2"},
+        message="connector 1 done",
+    )
+    assert state(job) == "scheduled"
+    restart_jobs_release()
+    restart_jobs_enforce()
+    assert state(job) == "scheduled" and sim.stats.resets == 0
+    # The second session ends: now the Reset goes, and it reaches a charger charging no one.
+    wait_for(lambda: state(job) == "queued", message="back in the queue when both ended")
+    restart_jobs_release()
+    tasks.send_resets([job.pk])
+    wait_for(lambda: state(job) == "done")
+    assert sim.stats.sessions_ended == 2 and sim.stats.resets == 1
+    assert sim.stats.resets_while_charging == 0

@@ -173,8 +173,17 @@ ROWS: list[Row] = [
     Row("chargers:detail", "see", kwargs=charger),
     Row("restarts:window", "manage", data=restart_selection, lists="manage"),
     Row("restarts:confirm", "manage", method="post", data=restart_selection),
+    Row(
+        "restarts:window_page",
+        "manage",
+        data=lambda world, target: {"scope": "filter", **in_group(world, target)},
+        lists="manage",
+    ),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
+    # Cancel: a request's jobs on chargers you manage; a charger's restart.
+    Row("restarts:cancel_request", "manage", method="post", kwargs=restart_request),
+    Row("restarts:cancel_charger", "manage", method="post", kwargs=charger_id),
     # Grupper, members, organisation, audit trail (issue 9).
     Row("groups:tree", "login", lists="see"),
     Row("groups:detail", "see", kwargs=group, lists="see"),
@@ -221,6 +230,13 @@ ROWS: list[Row] = [
     Row(
         "api:restart_detail",
         "manage",
+        kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
+        api=True,
+    ),
+    Row(
+        "api:restart_cancel",
+        "manage",
+        method="post",
         kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
     ),
