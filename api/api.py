@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from api import errors, healing, v1, wallbox
+from api import errors, healing, v1, v1_exports, wallbox
 from api.auth import BearerToken, Session
 from api.throttling import AddressThrottle, UserThrottle
 
@@ -33,5 +33,6 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("", wallbox.router)
+api.add_router("api/v1/", v1_exports.router)  # before v1: see v1_exports.py
 api.add_router("api/v1/", v1.router)
 api.add_router("api/v1/", healing.router)

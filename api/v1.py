@@ -16,10 +16,11 @@ from api.errors import refusal
 from api.statuses import charger_state, wallbox_status
 from chargers.selectors import SORTS, charger_filter, status_filters
 from chargers.statuses import OCPP_STATUSES, status_of
-from restarts import cancel, exports, services
+from restarts import cancel, services
 from restarts import selectors as restart_selectors
 from restarts.eligibility import REASONS
 from restarts.models import RestartJob, RestartRequest
+from restarts.progress import progress_from
 from tenancy.audit import client_ip
 
 router = Router(tags=["Fleet API v1"])
@@ -157,10 +158,20 @@ class JobOut(Schema):
     )
     reset_type: str
     detail: str
-    confirmed_by: str
+    confirmed_by: Literal["", "boot", "trigger", "status"] = Field(
+        description="The evidence that made the job done: boot (a BootNotification on a "
+        "socket opened after the Reset), trigger (the boot it sent when asked); "
+        "empty when not done. status: only on jobs from before that rule."
+    )
+    boot_reason: str = Field(description="The confirming boot's reason (OCPP 2.0.1).")
     created_at: datetime
     released_at: datetime | None
-    sent_at: datetime | None
+    sent_at: datetime | None = Field(
+        description="When the gateway wrote the Reset to the charger's socket (its clock)."
+    )
+    answered_at: datetime | None = Field(
+        description="When the charger's answer arrived at the gateway; null if none did."
+    )
     accepted_at: datetime | None
     scheduled_at: datetime | None
     finished_at: datetime | None
@@ -172,6 +183,21 @@ class LeftOut(Schema):
     reason: str
 
 
+class ProgressOut(Schema):
+    """How far the request has come, by outcome (the jobs you manage)."""
+
+    total: int
+    restarted: int = Field(description="Restart confirmed (outcome success).")
+    not_confirmed: int = Field(description="Back, restart not confirmed (outcome warning).")
+    failed: int = Field(description="Outcome failure.")
+    cancelled: int = Field(description="Ended without a verdict (outcome neutral).")
+    in_progress: int = Field(description="Still under way.")
+    text: str = Field(
+        description="The same in the caller's language, e.g. "
+        "'312 af 800 genstartet · 3 mislykkedes · 485 i gang'."
+    )
+
+
 class RestartOut(Schema):
     id: int
     requested_at: datetime
@@ -180,6 +206,7 @@ class RestartOut(Schema):
     mode: str
     accepted: list[int] = Field(description="The chargers being restarted (one job each).")
     jobs: list[JobOut]
+    progress: ProgressOut
 
 
 class RestartCreatedOut(RestartOut):
@@ -206,9 +233,11 @@ def _job_out(job: RestartJob) -> dict:
         "reset_type": job.reset_type,
         "detail": job.detail,
         "confirmed_by": job.confirmed_by,
+        "boot_reason": job.boot_reason,
         "created_at": job.created_at,
         "released_at": job.released_at,
         "sent_at": job.sent_at,
+        "answered_at": job.answered_at,
         "accepted_at": job.accepted_at,
         "scheduled_at": job.scheduled_at,
         "finished_at": job.finished_at,
@@ -225,6 +254,19 @@ def _restart_out(restart_request: RestartRequest, jobs) -> dict:
         "mode": restart_request.mode,
         "accepted": [job.charger_id for job in jobs],
         "jobs": [_job_out(job) for job in jobs],
+        "progress": _progress_out(progress_from(job.state for job in jobs)),
+    }
+
+
+def _progress_out(progress) -> dict:
+    return {
+        "total": progress.total,
+        "restarted": progress.succeeded,
+        "not_confirmed": progress.warned,
+        "failed": progress.failed,
+        "cancelled": progress.neutral,
+        "in_progress": progress.unfinished,
+        "text": progress.text(),
     }
 
 
@@ -293,46 +335,6 @@ def restart_create(
         if pk not in accepted
     ]
     return Status(200, {**body, "replayed": True, "left_out": left_out})
-
-
-# ---- exports (declared before restarts/{restart_id}, which would take "export" for an id) ----
-
-CSV_RESPONSE = {
-    "responses": {
-        200: {
-            "description": "CSV (UTF-8 with BOM), one row per job: request, charger, organisation, "
-            "group, state and its code, outcome, evidence (confirmed by, detail), reset type, "
-            "queued/sent/accepted/finished times in the charger's organisation's time zone "
-            "(named in the last column). Header and texts in the caller's language "
-            "(Accept-Language); fields separated by ';' in Danish, ',' in English. Streamed.",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        }
-    }
-}
-
-
-@router.get(
-    "restarts/export",
-    response={ERRORS: schemas.ErrorOut},
-    summary="Every restart job on chargers you manage, as CSV (the history's Eksportér CSV)",
-    openapi_extra=CSV_RESPONSE,
-)
-def restarts_export(request):
-    return exports.csv_response(restart_selectors.jobs_in_scope(request.auth), "restarts.csv")
-
-
-@router.get(
-    "restarts/{restart_id}/export",
-    response={ERRORS: schemas.ErrorOut},
-    summary="One restart request's jobs on chargers you manage, as CSV",
-    openapi_extra=CSV_RESPONSE,
-)
-def restart_export(request, restart_id: int):
-    restart_request = restart_selectors.history_for(request.auth).filter(pk=restart_id).first()
-    if restart_request is None:
-        raise Http404
-    jobs = restart_selectors.jobs_in_scope(request.auth, restart_request)
-    return exports.csv_response(jobs, f"restart-{restart_request.pk}.csv")
 
 
 @router.get(

@@ -239,11 +239,11 @@ CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 100)
 # Remote restarts (restarts/). Times in seconds.
 # How many chargers of one group may be resetting at once; the rest wait as queued.
 RESTART_WAVE_SIZE = envint("RESTART_WAVE_SIZE", 10)
-# How long a Reset waits for the charger's CallResult before the job is "no answer".
+# How long a Reset waits for the charger's answer. A lost answer is no verdict: the job
+# waits for the charger's boot until RESTART_BOOT_DEADLINE before it is "no answer".
 RESTART_CALL_TIMEOUT = envfloat("RESTART_CALL_TIMEOUT", 30)
-# A job still "sent" this long after sending was lost with its worker: no answer.
-RESTART_ANSWER_DEADLINE = envint("RESTART_ANSWER_DEADLINE", int(RESTART_CALL_TIMEOUT) + 60)
-# Accepted but no BootNotification within this: "did not come back".
+# Accepted (or its answer lost) but no BootNotification within this after the Reset was
+# written: "did not come back" ("no answer" when the answer was lost).
 RESTART_BOOT_DEADLINE = envint("RESTART_BOOT_DEADLINE", 600)
 # Reconnected without a BootNotification for this long: ask for one (TriggerMessage).
 RESTART_BOOT_GRACE = envint("RESTART_BOOT_GRACE", 30)

@@ -8,8 +8,12 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``charging``: a session runs from the first boot (``ChargingSession``);
 - ``two_sessions``: two connectors charge from the first boot, the second session
   lasting twice as long as the first (a session ending on one says nothing about the
-  other).
-- ``pings_only``: never sends Heartbeat; the websocket's pings and pongs keep it alive.
+  other);
+- ``pings_only``: never sends Heartbeat; the websocket's pings and pongs keep it alive;
+- ``drop_answer``: a hard reset that cuts power before the answer leaves: never answers
+  the Reset, drops the socket, comes back and boots;
+- ``back_without_boot``: Accepted, reboots, reconnects with StatusNotification only and
+  boots only when asked (TriggerMessage).
 
 Timed habits take seconds and join a behaviour with ``+`` (``reject+faulted_after=30``),
 once per run, counted from the first boot (``TimedHabits``):
@@ -53,6 +57,8 @@ BEHAVIOURS = (
     "charging",
     "two_sessions",
     "pings_only",
+    "drop_answer",
+    "back_without_boot",
 )
 CHARGING_BEHAVIOURS = ("charging", "two_sessions")
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
@@ -130,6 +136,9 @@ class _SimMixin:
                 logger.info("%s: Reset %s received", self.id, reset_type)
                 if self.sim.behaviour == "no_answer":
                     return  # a charger that never answers
+                if self.sim.behaviour == "drop_answer":
+                    self.sim.spawn(self.sim.reboot_now("HardReset"))
+                    return  # the power goes before the answer leaves
             elif action == "TriggerMessage":
                 self.sim.stats.trigger_messages += 1
             if self.sim.habits.unresponsive and action != "Reset":

@@ -42,34 +42,12 @@ from ocpp_gateway.behaviours import (
     split_habits,
 )
 from ocpp_gateway.sim_stats import ChargerStats
+from ocpp_gateway.sim_transport import check_transport, client_ssl_context  # noqa: F401
 
 logger = logging.getLogger("ocpp_gateway.simulator")
 frame_logger = logging.getLogger("ocpp_gateway.frames")
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
-
-
-def client_ssl_context(
-    ca_file: str | Path | None, cert: str | Path | None = None, key: str | Path | None = None
-) -> ssl.SSLContext:
-    """A charger's TLS: trust the gateway's CA (`ca_file`; None: the system's), and with
-    `cert` and `key` present a client certificate (security profile 3)."""
-    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    if cert:
-        ctx.load_cert_chain(str(cert), str(key) if key else None)
-    return ctx
-
-
-def _check_transport(url: str, profile: int, ssl_context) -> None:
-    secure = url.startswith("wss://")
-    if profile not in (1, 2, 3):
-        raise ValueError(f"security profile {profile!r}: 1, 2 or 3")
-    if profile >= 2 and not secure:
-        raise ValueError(f"security profile {profile} needs a wss:// URL, not {url}")
-    if secure and ssl_context is None:
-        raise ValueError("a wss:// URL needs an SSL context (client_ssl_context)")
-    if not secure and ssl_context is not None:
-        raise ValueError("an SSL context needs a wss:// URL")
 
 
 class SimulatedCharger:
@@ -96,7 +74,7 @@ class SimulatedCharger:
         security_profile: int = 1,
         ssl_context: ssl.SSLContext | None = None,
     ):
-        _check_transport(url, security_profile, ssl_context)
+        check_transport(url, security_profile, ssl_context)
         behaviour, timed = split_habits(behaviour)  # ValueError for an unknown one
         if ocpp_version not in SUBPROTOCOL:
             raise ValueError(f"unknown OCPP version {ocpp_version!r}")
@@ -171,7 +149,7 @@ class SimulatedCharger:
             if outcome == "stop":
                 break
             if outcome == "reboot":
-                need_boot = True
+                need_boot = self.behaviour != "back_without_boot"
                 if self.behaviour == "never_back":
                     logger.info("%s: rebooting and never coming back", self.id)
                     await self._stop.wait()
@@ -256,7 +234,7 @@ class SimulatedCharger:
     async def _live(self, cp, need_boot: bool) -> None:
         interval = self.heartbeat_seconds
         if need_boot:
-            boot_interval = await self._boot(cp, "PowerUp")
+            boot_interval = await self._boot(cp, self.boot_reason)
             interval = interval or boot_interval
         await self.send_status(cp)
         for session in self.sessions:
@@ -347,6 +325,11 @@ class SimulatedCharger:
         if self.behaviour == "reject" or self.reset_scheduled:
             return
         self.spawn(self.reboot_now(f"{reset_type}Reset"))
+
+    @property
+    def boot_reason(self) -> str:
+        """Its next boot's reason (2.0.1): RemoteReset after a Reset, else PowerUp."""
+        return "RemoteReset" if self.stats.resets else "PowerUp"
 
     async def reboot_now(self, reason: str) -> None:
         self.habits.reset()

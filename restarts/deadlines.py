@@ -12,11 +12,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from restarts import queue
-from restarts.jobs import restart_jobs_booted_since_sent
+from restarts.jobs import (
+    restart_jobs_back_since_sent,
+    restart_jobs_booted_since_sent,
+    restart_jobs_confirmation,
+)
 from restarts.models import RestartJob
 from restarts.waves import restart_jobs_release, send_on_commit
 
@@ -39,39 +43,56 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     jobs = RestartJob.objects
     done: dict[str, int] = {}
 
-    # No CallResult: the send task's hard limit is shorter than this.
-    no_answer = jobs.filter(claimed_at__lt=now - _seconds("RESTART_ANSWER_DEADLINE"))
-    done["no_answer"] = len(
-        no_answer.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
+    boot_deadline = now - _seconds("RESTART_BOOT_DEADLINE")
+    # Claimed longer ago than a send task can live, and no answer recorded: its worker
+    # died. Its Reset may have left, so it is a lost answer (and a boot can confirm it).
+    orphaned = now - timedelta(
+        seconds=settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 60
     )
+    done["orphaned"] = len(
+        jobs.filter(detail="", claimed_at__lt=orphaned).move(
+            State.SENT, State.SENT, detail="no_result"
+        )
+    )
+    # A lost answer is no verdict; no boot either by the boot deadline is. (A job whose
+    # worker died between claim and answer has no `sent_at`: its claim stands in.)
+    lost = jobs.filter(
+        Q(sent_at__lt=boot_deadline) | Q(sent_at__isnull=True, claimed_at__lt=boot_deadline)
+    )
+    unsaid = lost.filter(detail="")  # its worker died: nothing was recorded
+    done["no_answer"] = len(
+        unsaid.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
+    )
+    done["no_answer"] += len(lost.move(State.SENT, State.NO_ANSWER, finished_at=now))
 
     # A boot the signal did not deliver (raced with the answer, or a missed signal).
     done["boot"] = len(
         restart_jobs_booted_since_sent(jobs).move(
-            State.ACCEPTED, State.DONE, finished_at=now, confirmed_by=RestartJob.Confirmation.BOOT
-        )
-    )
-
-    # Connected again on a socket opened after the Reset was written.
-    reconnected = jobs.filter(charger__is_connected=True, charger__connected_at__gt=F("sent_at"))
-    # Asked for a BootNotification, still none, but it is back and reporting: back.
-    reporting = reconnected.filter(
-        trigger_sent_at__lte=now - grace,
-        charger__last_status_at__gte=F("charger__connected_at"),
-    )
-    done["status"] = len(
-        reporting.move(
-            State.ACCEPTED,
+            [State.ACCEPTED, State.SENT],
             State.DONE,
             finished_at=now,
-            confirmed_by=RestartJob.Confirmation.STATUS,
+            confirmed_by=restart_jobs_confirmation(),
         )
     )
 
-    # Reconnected after the Reset but no BootNotification within the grace: ask for one.
+    # Back on a socket opened after the Reset was written (answered, or the answer lost).
+    reconnected = restart_jobs_back_since_sent(jobs)
+    # Asked for a BootNotification, and still none: back, but the restart is not
+    # confirmed (a network blip looks the same). Never shown as plain success.
+    unconfirmed = reconnected.filter(trigger_sent_at__lte=now - grace)
+    done["unconfirmed"] = len(
+        unconfirmed.move(
+            [State.ACCEPTED, State.SENT],
+            State.UNCONFIRMED,
+            detail="no_boot_when_asked",
+            finished_at=now,
+        )
+    )
+
+    # Back after the Reset but no BootNotification within the grace: ask for one.
     to_trigger = list(
         reconnected.filter(
-            state=State.ACCEPTED,
+            state__in=[State.ACCEPTED, State.SENT],
             trigger_sent_at__isnull=True,
             charger__connected_at__lte=now - grace,
         ).values_list("pk", flat=True)
@@ -81,7 +102,7 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
         queue.enqueue_on_commit(queue.TRIGGER_BOOT, [(pk,) for pk in to_trigger])
     done["trigger"] = len(to_trigger)
 
-    not_back = jobs.filter(accepted_at__lt=now - _seconds("RESTART_BOOT_DEADLINE"))
+    not_back = jobs.filter(accepted_at__lt=boot_deadline)
     done["not_back"] = len(
         not_back.move(State.ACCEPTED, State.NOT_BACK, detail="no_boot", finished_at=now)
     )

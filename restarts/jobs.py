@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db import models, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from chargers.models import Charger
@@ -129,8 +129,11 @@ def _answer(result, now) -> tuple[str, dict]:
         to, fields = State.REJECTED, {"detail": (result.detail or "CallError")[:300]}
     elif result.outcome == channel.NOT_CONNECTED:
         to, fields = State.SKIPPED, {"detail": "not_connected"}
-    else:  # timeout, error: we cannot know whether it arrived, so never send again
-        to, fields = State.NO_ANSWER, {"detail": (result.detail or "no_result")[:300]}
+    else:
+        # Timeout, the socket closed under the call, an error: we cannot know whether it
+        # arrived, so never send again, and no verdict: a boot within the boot deadline
+        # still shows the restart (hard resets often cut power before the answer).
+        to, fields = State.SENT, {"detail": (result.detail or "no_result")[:300]}
     if to not in RestartJob.State.unfinished():
         fields["finished_at"] = answered or now
     if result.sent_at is not None:
@@ -176,11 +179,15 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
             State.SENT, to, **dict(rest), **stamps
         )
         states.update(dict.fromkeys(moved, to))
-        freed |= bool(moved) and to != State.ACCEPTED
-    accepted = [pk for pk, to in states.items() if to == State.ACCEPTED]
+        freed |= bool(moved) and to not in (State.ACCEPTED, State.SENT)
+    waiting = [pk for pk, to in states.items() if to in (State.ACCEPTED, State.SENT)]
     # The charger may have rebooted and booted again before its answer was written.
-    for pk in restart_jobs_booted_since_sent(RestartJob.objects.filter(pk__in=accepted)).move(
-        State.ACCEPTED, State.DONE, finished_at=now, confirmed_by=_confirmation()
+    booted = restart_jobs_booted_since_sent(RestartJob.objects.filter(pk__in=waiting))
+    for pk in booted.move(
+        [State.ACCEPTED, State.SENT],
+        State.DONE,
+        finished_at=now,
+        confirmed_by=restart_jobs_confirmation(),
     ):
         states[pk], freed = State.DONE, True
     if freed:
@@ -188,14 +195,30 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
     return states
 
 
+def written_before(opened) -> Q:
+    """The Reset was written before `opened` (an expression: a socket's opening time).
+
+    Its time is the gateway's `sent_at`. A lost answer may not say it (no reply from the
+    gateway at all): then the claim, before which no Reset can have left, stands in;
+    never for a job whose answer is still to be recorded.
+    """
+    lost = Q(sent_at__isnull=True, state=State.SENT, claimed_at__lt=opened) & ~Q(detail="")
+    return Q(sent_at__lt=opened) | lost
+
+
 def restart_jobs_booted_since_sent(jobs):
     """The jobs whose charger booted on its current connection, opened after the Reset was
     written: the evidence as the charger's row holds it (for answers recorded after the
     boot, and for the beat when a signal was missed)."""
     return jobs.filter(
-        charger__connected_at__gt=F("sent_at"),
+        written_before(F("charger__connected_at")),
         charger__last_boot_at__gte=F("charger__connected_at"),
     )
+
+
+def restart_jobs_back_since_sent(jobs):
+    """The jobs whose charger is connected on a socket opened after the Reset was written."""
+    return jobs.filter(written_before(F("charger__connected_at")), charger__is_connected=True)
 
 
 # --- Reactions to what the gateway recorded (chargers.signals, see receivers.py) -------
@@ -211,19 +234,20 @@ def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason:
     `connected_at` unknown (a gateway of an older version): the boot's own time.
     """
     opened = connected_at or at
-    done = RestartJob.objects.filter(charger_id=charger_id, sent_at__lt=opened).move(
+    jobs = RestartJob.objects.filter(Q(charger_id=charger_id) & written_before(Value(opened)))
+    done = jobs.move(
         [State.SENT, State.ACCEPTED, State.SCHEDULED],
         State.DONE,
         finished_at=at,
         boot_reason=(reason or "")[:32],
-        confirmed_by=_confirmation(),
+        confirmed_by=restart_jobs_confirmation(),
     )
     if done:
         release_on_commit()
     return len(done)
 
 
-def _confirmation():
+def restart_jobs_confirmation():
     """Confirmed by a boot we asked for (TriggerMessage) or one the charger sent itself."""
     return Case(
         When(trigger_sent_at__isnull=False, then=Value(RestartJob.Confirmation.TRIGGER)),

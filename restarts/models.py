@@ -270,6 +270,7 @@ class RestartJob(models.Model):
         "no_remote_restart": _("cannot be restarted remotely"),
         "no_result": _("the charger did not answer in time"),
         "no_boot": _("no BootNotification in time"),
+        "no_boot_when_asked": _("back, but no BootNotification even when asked"),
         "session_did_not_end": _("the charging session did not end in time"),
         # cancelled when it was to be sent: the requester lost the right meanwhile
         "not_allowed": _("the requester may no longer restart this charger"),
@@ -282,6 +283,7 @@ class RestartJob(models.Model):
     class Confirmation(models.TextChoices):
         BOOT = "boot", _("BootNotification")
         TRIGGER = "trigger", _("BootNotification on request")
+        # Jobs from before the boot rule only: reconnecting is no evidence of a restart.
         STATUS = "status", _("Status after reconnecting")
 
     request = models.ForeignKey(

@@ -113,6 +113,16 @@ def progress_of(jobs: QuerySet[RestartJob]) -> Progress:
     return _progress(jobs.order_by().aggregate(total=Count("pk"), **_counts()))
 
 
+def progress_from(states) -> Progress:
+    """Count job states already at hand (no query)."""
+    states = list(states)
+    counts = {
+        name: sum(state in states_with(outcome) for state in states)
+        for name, outcome in OUTCOMES.items()
+    }
+    return Progress(total=len(states), **counts)
+
+
 @dataclass(frozen=True)
 class RequestProgress:
     """One bulk restart on the Opladere page: its request and how far it has come."""

@@ -38,7 +38,7 @@ RETRY = {
 }
 # A call waits at most RESTART_CALL_TIMEOUT for the charger, and OCPP_REPLY_WAIT_MAX
 # more for a reply a busy gateway owes; the limits leave room for the database around
-# it and stay below RESTART_ANSWER_DEADLINE and the broker's visibility timeout.
+# it and stay below the broker's visibility timeout.
 CALL_SOFT_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 15
 CALL_HARD_LIMIT = settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 30
 
@@ -114,7 +114,7 @@ def trigger_boot(job_id: int) -> str | None:
     """Ask a charger that came back without a BootNotification to send one."""
     job = (
         RestartJob.objects.select_related("charger")
-        .filter(pk=job_id, state=RestartJob.State.ACCEPTED)
+        .filter(pk=job_id, state__in=[RestartJob.State.ACCEPTED, RestartJob.State.SENT])
         .first()
     )
     if job is None:

@@ -24,7 +24,7 @@ from tests.ocpp_gateway.conftest import ws_url
 
 pytestmark = pytest.mark.soak
 
-FINAL = {"done", "rejected", "no_answer", "not_back", "skipped"}
+FINAL = {"done", "rejected", "no_answer", "not_back", "skipped", "unconfirmed", "cancelled"}
 
 
 def fleet(count: int, *, prefix: str):

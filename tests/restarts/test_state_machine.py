@@ -177,7 +177,7 @@ def test_back_without_a_boot_is_asked_for_one_and_then_confirmed_by_it(
 
 
 @override_settings(RESTART_BOOT_GRACE=30)
-def test_back_and_reporting_status_but_never_booting_counts_as_back(fleet):
+def test_back_and_reporting_status_but_never_booting_even_when_asked_is_unconfirmed(fleet):
     t0 = timezone.now() - timedelta(seconds=200)
     job = accepted(fleet, fleet.ready[0], at=t0)
     RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=t0 + timedelta(seconds=60))
@@ -185,7 +185,19 @@ def test_back_and_reporting_status_but_never_booting_counts_as_back(fleet):
     fleet.ready[0].last_status_at = t0 + timedelta(seconds=25)
     fleet.ready[0].save()
     restart_jobs_enforce()
-    assert refresh(job).state == State.DONE and job.confirmed_by == "status"
+    assert refresh(job).state == State.UNCONFIRMED and job.confirmed_by == ""
+    assert job.detail == "no_boot_when_asked" and job.finished_at is not None
+
+
+@override_settings(RESTART_BOOT_GRACE=30)
+def test_asked_for_a_boot_but_not_back_on_a_new_socket_is_no_verdict_yet(fleet):
+    t0 = timezone.now() - timedelta(seconds=200)
+    job = accepted(fleet, fleet.ready[0], at=t0)
+    RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=t0 + timedelta(seconds=60))
+    fleet.ready[0].connected_at = t0 - timedelta(seconds=20)  # the socket that took the Reset
+    fleet.ready[0].save()
+    restart_jobs_enforce()
+    assert refresh(job).state == State.ACCEPTED
 
 
 @override_settings(RESTART_BOOT_DEADLINE=600)
@@ -197,12 +209,39 @@ def test_accepted_without_a_boot_within_the_deadline_did_not_come_back(fleet):
     assert refresh(fresh).state == State.ACCEPTED
 
 
-@override_settings(RESTART_ANSWER_DEADLINE=90)
-def test_sent_but_never_answered_becomes_no_answer(fleet):
+@override_settings(RESTART_BOOT_DEADLINE=600)
+def test_sent_but_never_answered_is_no_answer_only_after_the_boot_deadline(fleet):
     (job,) = start(fleet, fleet.ready[:1])
-    restart_jobs_claim(job_ids=[job.pk], now=timezone.now() - timedelta(seconds=91))
+    (other,) = start(fleet, fleet.ready[1:2])
+    # Its worker died after the claim: nothing recorded.
+    restart_jobs_claim(job_ids=[job.pk], now=timezone.now() - timedelta(seconds=601))
+    # Its answer was lost (the socket closed under the call) 5 minutes ago.
+    restart_jobs_claim(job_ids=[other.pk])
+    RestartJob.objects.filter(pk=other.pk).update(
+        sent_at=timezone.now() - timedelta(seconds=300), detail="the socket closed"
+    )
     restart_jobs_enforce()
     assert refresh(job).state == State.NO_ANSWER and job.detail == "no_result"
+    assert refresh(other).state == State.SENT
+    restart_jobs_enforce(now=timezone.now() + timedelta(seconds=301))
+    assert refresh(other).state == State.NO_ANSWER and other.detail == "the socket closed"
+
+
+def test_a_lost_answer_and_a_boot_on_a_new_socket_is_done(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    restart_jobs_claim(job_ids=[job.pk])
+    # No reply from the gateway at all: when the Reset was written is not known.
+    RestartJob.objects.filter(pk=job.pk).update(detail="no reply from the gateway")
+    booted(fleet.ready[0], connected_at=timezone.now(), reason="")
+    assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+
+
+def test_a_boot_before_the_answer_is_recorded_is_left_for_the_answer(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    restart_jobs_claim(job_ids=[job.pk])
+    # The registration boot of a socket opened before the claim: no restart.
+    booted(fleet.ready[0], connected_at=timezone.now() - timedelta(seconds=5))
+    assert refresh(job).state == State.SENT
 
 
 @override_settings(RESTART_SCHEDULED_DEADLINE=3600)

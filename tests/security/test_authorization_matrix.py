@@ -136,6 +136,13 @@ def restart_request(world, target):
     return {"pk": made.pk}
 
 
+def every_restart(world, target):
+    """A finished restart on every target's charger: the exports must list only yours."""
+    for each in world["chargers"]:
+        restart_request(world, each)
+    return {}
+
+
 def restart_selection(world, target):
     return {"charger": world["chargers"][target].pk, "idempotency_key": f"matrix-{target}"}
 
@@ -181,6 +188,9 @@ ROWS: list[Row] = [
     ),
     Row("restarts:history", "login", lists="manage"),
     Row("restarts:history_detail", "manage", kwargs=restart_request, lists="manage"),
+    # Eksportér CSV: the history's (every restart you manage) and one request's.
+    Row("restarts:history_export", "login", data=every_restart, lists="manage"),
+    Row("restarts:history_detail_export", "manage", kwargs=restart_request, lists="manage"),
     # Cancel: a request's jobs on chargers you manage; a charger's restart.
     Row("restarts:cancel_request", "manage", method="post", kwargs=restart_request),
     Row("restarts:cancel_charger", "manage", method="post", kwargs=charger_id),
@@ -232,6 +242,14 @@ ROWS: list[Row] = [
         "manage",
         kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
+    ),
+    Row("api:restarts_export", "login", data=every_restart, api=True, lists="manage"),
+    Row(
+        "api:restart_export",
+        "manage",
+        kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
+        api=True,
+        lists="manage",
     ),
     Row(
         "api:restart_cancel",
@@ -327,7 +345,9 @@ def test_access_follows_the_table(client, world, row, target, role):
             # No probing: an object outside your groups is a 404 like a missing one.
             assert response.status_code == 404, f"{role} probing {row.name} ({target})"
     if row.lists and response.status_code == 200:
-        body = response.content.decode()
+        streaming = getattr(response, "streaming", False)  # the CSV exports stream
+        content = b"".join(response.streaming_content) if streaming else response.content
+        body = content.decode()
         for other_target, item in world["chargers"].items():
             if role not in POLICY[row.lists][other_target]:
                 assert item.charge_point_id not in body, (

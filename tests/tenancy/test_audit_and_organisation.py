@@ -91,3 +91,20 @@ def test_bulk_action_notice_names_the_organisations_without_business(tree):
     # A plain user has no bulk actions, so no notice either.
     user = make_member(make_group(lapsed), Role.USER)
     assert render_notice(user) == ""
+
+
+def test_the_organisation_page_names_the_time_zone_its_reports_use(client, tree):
+    tree["org"].time_zone = "Atlantic/Faroe"
+    tree["org"].save(update_fields=["time_zone"])
+    client.force_login(make_member(tree["a"], Role.USER))
+    body = client.get(f"/organisations/{tree['org'].pk}/").content.decode()
+    assert "<dt>Tidszone</dt><dd data-time-zone>Atlantic/Faroe</dd>" in body
+
+
+def test_an_organisation_time_zone_must_be_a_real_one(db):
+    from django.core.exceptions import ValidationError
+
+    org = make_org()
+    org.time_zone = "Europe/Atlantis"
+    with pytest.raises(ValidationError, match="Ikke en tidszone: Europe/Atlantis"):
+        org.full_clean()
