@@ -37,6 +37,8 @@ REFUSAL_STATUS = {
     "no_business": 422,
     "empty": 422,
     "bad_mode": 422,
+    # not_before without an offset, in the past or more than 30 days ahead.
+    "bad_plan": 422,
     # The task queue (Redis) is away: nothing was written; try again shortly.
     "unavailable": 503,
 }

@@ -62,7 +62,9 @@ def _charger_out(charger) -> dict:
     state = charger_state(
         charger, restarting=charger.restart_state in RestartJob.State.restarting()
     )
-    row = restart_selectors.row_restart(charger.restart_state, charger.restart_finished_at)
+    row = restart_selectors.row_restart(
+        charger.restart_state, charger.restart_finished_at, not_before=charger.restart_not_before
+    )
     return {
         "id": charger.pk,
         "charge_point_id": charger.charge_point_id,
@@ -143,6 +145,12 @@ class RestartIn(Schema):
         description="default: a charging charger restarts when its session ends; "
         "now: restart at once (Hard / Immediate).",
     )
+    not_before: datetime | None = Field(
+        None,
+        description="Plan the restart: ISO 8601 with an offset (2026-12-03T03:00:00+01:00), "
+        "in the future and within 30 days (else 422 bad_plan). Its jobs are `planned` "
+        "until then, and can be cancelled until they start.",
+    )
 
 
 class JobOut(Schema):
@@ -204,6 +212,7 @@ class RestartOut(Schema):
     requested_by: str
     source: str
     mode: str
+    not_before: datetime | None = Field(description="When a planned restart starts.")
     accepted: list[int] = Field(description="The chargers being restarted (one job each).")
     jobs: list[JobOut]
     progress: ProgressOut
@@ -252,6 +261,7 @@ def _restart_out(restart_request: RestartRequest, jobs) -> dict:
         "requested_by": restart_request.requested_by_name,
         "source": restart_request.source,
         "mode": restart_request.mode,
+        "not_before": restart_request.not_before,
         "accepted": [job.charger_id for job in jobs],
         "jobs": [_job_out(job) for job in jobs],
         "progress": _progress_out(progress_from(job.state for job in jobs)),
@@ -316,6 +326,7 @@ def restart_create(
             idempotency_key=idempotency_key,
             source=RestartRequest.Source.API,
             ip=client_ip(request),
+            not_before=payload.not_before,
         )
     except services.RestartRefused as exc:
         left_out = _left_out(exc.evaluation, payload.charger_ids) if exc.evaluation else []

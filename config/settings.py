@@ -296,6 +296,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEALING_INTERVAL,
         "options": {"expires": HEALING_INTERVAL},
     },
+    # Planned restarts whose time has come join the queue (restarts/plans.py).
+    "restarts-release-planned": {
+        "task": "restarts.release_planned",
+        "schedule": RESTART_ENFORCE_INTERVAL,
+        "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    },
     # Requests that ended: claimed once, their requester e-mailed if any job failed.
     "restarts-send-summaries": {
         "task": "restarts.send_summaries",

@@ -12,7 +12,7 @@ Two ways a job ends `cancelled`:
 
 A Reset already written to a charger cannot be taken back: the charger restarts
 whatever we record. So cancel moves only the jobs whose Reset has not gone out
-(queued, waiting, and a 1.6 charger's job held back for a session); a job that is
+(planned, queued, waiting, and a 1.6 charger's job held back for a session); a job that is
 sent, accepted, or accepted as "Scheduled" by a 2.0.1 charger (it resets itself when
 idle) is underway and is left to finish, and the answer says how many those are.
 """
@@ -36,7 +36,7 @@ from tenancy import audit
 State = RestartJob.State
 
 # States a job may be cancelled in, if its Reset has not gone out (see `not_yet_sent`).
-CANCELLABLE = (State.QUEUED, State.WAITING, State.SCHEDULED)
+CANCELLABLE = (State.PLANNED, State.QUEUED, State.WAITING, State.SCHEDULED)
 
 
 def not_yet_sent(jobs: QuerySet[RestartJob]) -> QuerySet[RestartJob]:

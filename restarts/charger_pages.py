@@ -38,6 +38,7 @@ def charger_page(charger) -> dict:
     jobs = list(charger.restart_jobs.select_related("request").order_by("-created_at", "-pk")[:10])
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
+    charger.restart_not_before = jobs[0].request.not_before if jobs else None
     cancellable = bool(jobs) and is_not_yet_sent(jobs[0])
     return {"jobs": jobs, "poll": attach_row_restarts([charger]), "cancellable": cancellable}
 

@@ -61,6 +61,8 @@ class RestartRequest(models.Model):
     idempotency_key = models.CharField(max_length=64, blank=True)
     # Why, when the portal asked by itself (self-healing: the rule that fired and the step).
     reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # A planned restart: its jobs wait as `planned` until then (a beat task releases them).
+    not_before = models.DateTimeField(_("planned for"), null=True, blank=True)
     # Users have no stored language: the summary e-mail speaks the one the request was
     # made in (the language switch's cookie or Accept-Language, else LANGUAGE_CODE).
     language = models.CharField(_("language"), max_length=8, default=current_language)
@@ -131,7 +133,7 @@ class StateMeaning:
     final: bool
     # success / warning / failure / neutral once final; None while under way
     outcome: str | None
-    badge: str  # css badge kind on rows and in the history: busy, ok, warn, bad or ""
+    badge: str  # css badge kind on rows and in the history: busy, plan, ok, warn, bad or ""
     # The charger is going through its reset now: the row is disabled and says
     # Genstarter, the APIs report the charger as restarting (Wallbox 166), the
     # "restarting" filter lists it and the rows poll fast.
@@ -139,7 +141,7 @@ class StateMeaning:
     # The row is disabled (no second restart can be asked for) though not restarting.
     holds_row: bool = False
     # What the charger's row says: while the job runs, or for a day after a final one
-    # that needs a look. None: the row shows nothing.
+    # that needs a look. None: the row shows nothing. "%(time)s": the planned time.
     row_text: Promise | None = None
 
 
@@ -160,6 +162,12 @@ class JobState(models.TextChoices):
     the history and the API's `state_text`).
     """
 
+    # Waits for its planned time (RestartRequest.not_before); the charger works meanwhile.
+    PLANNED = (
+        "planned",
+        StateMeaning(False, None, "plan", row_text=_("Planned %(time)s")),
+        _("Planned"),
+    )
     QUEUED = (
         "queued",
         StateMeaning(False, None, "busy", restarting=True, row_text=_("Restarting")),

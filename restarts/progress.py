@@ -25,9 +25,14 @@ MAX_BARS = 3
 
 
 def states_with(outcome: str | None) -> tuple[str, ...]:
-    """The job states with `outcome` (None: still under way), from RestartJob.State."""
+    """The job states with `outcome` (None: under way; "planned": waiting for its planned
+    time, not under way yet), from RestartJob.State."""
     State = RestartJob.State
-    return State.unfinished() if outcome is None else State.with_outcome(outcome)
+    if outcome == "planned":
+        return (State.PLANNED,)
+    if outcome is None:
+        return tuple(s for s in State.unfinished() if s != State.PLANNED)
+    return State.with_outcome(outcome)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Progress:
     failed: int  # "mislykkedes"
     neutral: int  # ended without a verdict (cancelled)
     unfinished: int  # "i gang"
+    planned: int = 0  # waiting for their planned time: not under way, nothing to poll for
 
     @property
     def running(self) -> bool:
@@ -45,7 +51,7 @@ class Progress:
 
     @property
     def ended(self) -> int:
-        return self.total - self.unfinished
+        return self.total - self.unfinished - self.planned
 
     @property
     def percent(self) -> int:
@@ -80,6 +86,8 @@ class Progress:
             parts.append(_("%(count)d cancelled") % {"count": self.neutral})
         if self.unfinished:
             parts.append(_("%(count)d in progress") % {"count": self.unfinished})
+        if self.planned:
+            parts.append(_("%(count)d planned") % {"count": self.planned})
         return parts
 
     def text(self) -> str:
@@ -92,6 +100,7 @@ OUTCOMES = {
     "failed": "failure",
     "neutral": "neutral",
     "unfinished": None,
+    "planned": "planned",
 }
 
 

@@ -24,6 +24,7 @@ TRIGGER_BOOT = "restarts.trigger_boot"
 RELEASE_WAITING_JOBS = "restarts.release_waiting_jobs"
 ENFORCE_DEADLINES = "restarts.enforce_deadlines"
 SEND_SUMMARIES = "restarts.send_summaries"
+RELEASE_PLANNED = "restarts.release_planned"
 
 # What publishing a task raises when Redis is away.
 QUEUE_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import formats, timezone
 
 from chargers.access import manageable_chargers
 from restarts.models import RestartJob, RestartRequest
@@ -30,17 +30,31 @@ class RowRestart:
 
 
 def with_latest_restart(qs: QuerySet) -> QuerySet:
-    """Annotate chargers with their latest job's state and end (two indexed subqueries)."""
+    """Annotate chargers with their latest job's state, end and planned time (indexed
+    subqueries)."""
     latest = RestartJob.objects.filter(charger=OuterRef("pk")).order_by("-created_at", "-pk")
     return qs.annotate(
         restart_state=Subquery(latest.values("state")[:1]),
         restart_finished_at=Subquery(latest.values("finished_at")[:1]),
+        restart_not_before=Subquery(latest.values("request__not_before")[:1]),
     )
 
 
-def row_restart(state: str | None, finished_at, now=None) -> RowRestart | None:
+def plan_text(not_before) -> str:
+    """A planned time as rows show it: 03:00 within a day, else with its date (in the
+    reader's time zone)."""
+    if not_before is None:
+        return ""
+    local = timezone.localtime(not_before)
+    if not_before - timezone.now() < timedelta(hours=23):
+        return formats.time_format(local, "H:i")
+    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+
+
+def row_restart(state: str | None, finished_at, now=None, not_before=None) -> RowRestart | None:
     """What the row says about its latest job, from the state table: an unfinished one
-    always; a final one for a day after it ended, if its state has a row text."""
+    always; a final one for a day after it ended, if its state has a row text; a planned
+    one with its time."""
     member = State.of(state)
     if member is None or member.meaning.row_text is None:
         return None
@@ -52,7 +66,9 @@ def row_restart(state: str | None, finished_at, now=None) -> RowRestart | None:
     return RowRestart(
         state=member.value,
         busy=member.value in State.holding_row(),
-        text=str(meaning.row_text),
+        text=str(meaning.row_text) % {"time": plan_text(not_before)}
+        if member == State.PLANNED
+        else str(meaning.row_text),
         kind=meaning.badge,
         restarting=meaning.restarting,
         outcome=meaning.outcome,
@@ -62,12 +78,21 @@ def row_restart(state: str | None, finished_at, now=None) -> RowRestart | None:
 def attach_row_restarts(chargers) -> str | None:
     """Set `.restart` on each annotated charger; return the polling interval needed, if any."""
     now = timezone.now()
-    poll = None
+    polls = set()
     for charger in chargers:
-        charger.restart = row_restart(charger.restart_state, charger.restart_finished_at, now)
-        if charger.restart and charger.restart.busy:
-            poll = "2s" if charger.restart.restarting or poll == "2s" else "10s"
-    return poll
+        charger.restart = row_restart(
+            charger.restart_state,
+            charger.restart_finished_at,
+            now,
+            getattr(charger, "restart_not_before", None),
+        )
+        if charger.restart and charger.restart.restarting:
+            polls.add("2s")
+        elif charger.restart and charger.restart.busy:
+            polls.add("10s")
+        elif charger.restart and charger.restart.state == State.PLANNED:
+            polls.add("60s")  # to show Genstarter soon after the planned time
+    return next((p for p in ("2s", "10s", "60s") if p in polls), None)
 
 
 def _count(mine: Q, states: tuple[str, ...]) -> Count:
@@ -87,9 +112,25 @@ def history_for(user) -> QuerySet[RestartRequest]:
             failed=_count(mine, State.with_outcome("failure")),
             cancelled=_count(mine, State.with_outcome("neutral")),
             pending=_count(mine, State.unfinished()),
+            planned=_count(mine, (State.PLANNED,)),
         )
         .order_by("-requested_at", "-pk")
     )
+
+
+# A request as a whole: waiting for its planned time, under way, or over.
+REQUEST_STATES = {
+    "planned": Q(planned__gt=0),
+    "running": Q(pending__gt=F("planned")),
+    "finished": Q(pending=0),
+}
+
+
+def request_state(item: RestartRequest) -> str:
+    """One of REQUEST_STATES for a request annotated by `history_for`."""
+    if item.planned:
+        return "planned"
+    return "running" if item.pending else "finished"
 
 
 def jobs_in_scope(user, restart_request: RestartRequest | None = None) -> QuerySet[RestartJob]:

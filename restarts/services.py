@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from chargers.access import visible_chargers
 from chargers.models import Charger
-from restarts import matching
+from restarts import matching, plans
 from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
 from restarts.models import RestartJob, RestartRequest
 from restarts.queue import queue_available
@@ -81,23 +82,28 @@ def restart_request_create(
     idempotency_key: str | None = None,
     source: str = RestartRequest.Source.WEB,
     ip: str | None = None,
+    not_before: datetime | None = None,
 ) -> RestartStarted:
     """Restart the chargers among `charger_ids` that `user` may restart now.
 
     Eligibility is decided again here. Raises RestartRefused when nothing may be
     done. With the same `idempotency_key` a second call returns the first request
-    (replayed) and creates nothing.
+    (replayed) and creates nothing. With `not_before` (aware, in the future, within 30
+    days) the jobs wait as `planned` until then (plans.py).
     """
     key = _checked_key(user=user, mode=mode, source=source, idempotency_key=idempotency_key)
     if isinstance(key, RestartStarted):
         return key
+    _check_plan(not_before)
     asked = list(dict.fromkeys(clean_ids(charger_ids)))
     ids = [i for i in asked if i is not None]
     if not asked:
         raise RestartRefused("empty", _("No chargers were chosen."))
     _require_queue()
     now = timezone.now()
-    restart_request = _claim(user=user, now=now, ip=ip, source=source, mode=mode, key=key, ids=ids)
+    restart_request = _claim(
+        user=user, now=now, ip=ip, source=source, mode=mode, key=key, ids=ids, plan=not_before
+    )
     if isinstance(restart_request, RestartStarted):
         return restart_request
 
@@ -154,6 +160,7 @@ def restart_request_create_matching(
     idempotency_key: str | None = None,
     source: str = RestartRequest.Source.WEB,
     ip: str | None = None,
+    not_before: datetime | None = None,
 ) -> RestartStarted:
     """Restart everything matching the Opladere filter `params` that `user` may restart
     now, except the `removed` charger ids: the window of "all matching the filter".
@@ -165,13 +172,16 @@ def restart_request_create_matching(
     key = _checked_key(user=user, mode=mode, source=source, idempotency_key=idempotency_key)
     if isinstance(key, RestartStarted):
         return key
+    _check_plan(not_before)
     try:
         removed_ids = matching.clean_removals(removed)
     except matching.BadRemovals as exc:
         raise RestartRefused("bad_removals", str(exc)) from exc
     _require_queue()
     now = timezone.now()
-    restart_request = _claim(user=user, now=now, ip=ip, source=source, mode=mode, key=key, ids=[])
+    restart_request = _claim(
+        user=user, now=now, ip=ip, source=source, mode=mode, key=key, ids=[], plan=not_before
+    )
     if isinstance(restart_request, RestartStarted):
         return restart_request
 
@@ -250,7 +260,16 @@ def _require_queue() -> None:
         )
 
 
-def _claim(*, user, now, ip, source, mode, key, ids) -> RestartRequest | RestartStarted:
+def _check_plan(not_before) -> None:
+    if not_before is None:
+        return
+    try:
+        plans.check(not_before)
+    except plans.BadPlan as exc:
+        raise RestartRefused("bad_plan", str(exc)) from exc
+
+
+def _claim(*, user, now, ip, source, mode, key, ids, plan) -> RestartRequest | RestartStarted:
     """Write the request, claiming its key first: a concurrent twin waits here for us,
     then finds ours (returned as a replay)."""
     restart_request = RestartRequest(
@@ -262,6 +281,7 @@ def _claim(*, user, now, ip, source, mode, key, ids) -> RestartRequest | Restart
         mode=mode,
         asked_ids=ids,
         idempotency_key=key,
+        not_before=plan,
     )
     try:
         with transaction.atomic():
@@ -279,6 +299,7 @@ def _start_jobs(
     restart_request, *, user, ip, now, chargers, groups, audit_after, evaluation=None
 ) -> None:
     """One job per (charger id, group id, charge point id), the audit event, the first wave."""
+    planned = restart_request.not_before is not None
     try:
         with transaction.atomic():
             _insert_jobs(restart_request, [pk for pk, _group, _cp in chargers], now)
@@ -300,19 +321,23 @@ def _start_jobs(
             "chargers": [cp for _pk, _group, cp in chargers],
             **audit_after,
             "mode": restart_request.mode,
+            **({"not_before": restart_request.not_before.isoformat()} if planned else {}),
         },
     )
-    restart_jobs_release(group_ids=set(groups), now=now)
+    if not planned:  # a plan's jobs wait for the beat (plans.restart_jobs_release_planned)
+        restart_jobs_release(group_ids=set(groups), now=now)
 
 
 def _insert_jobs(restart_request: RestartRequest, charger_ids: list[int], now) -> None:
-    """One queued job per charger in ONE statement, `INSERT … SELECT unnest(ids)`.
+    """One queued (or planned) job per charger in ONE statement, `INSERT … SELECT unnest(ids)`.
 
     `bulk_create` builds a model and a dozen parameters per row in Python: 2 of the 3
     seconds of an OKAY for 10,000. Every other column takes its model default.
     """
     opts = RestartJob._meta
     given = {"request": restart_request.pk, "created_at": now}
+    if restart_request.not_before is not None:
+        given["state"] = RestartJob.State.PLANNED
     columns, values, params = [], [], []
     for f in opts.concrete_fields:
         if f.primary_key:

@@ -55,8 +55,10 @@ def restart_summaries_send() -> list[int]:
         try:
             if _summarise(pk):
                 sent.append(pk)
-        except Exception:  # the mail server: claim undone, tried again on the next run
+        except Exception:  # the mail server: the claim is undone; the next run tries again
+            # Stop here: with the server down, each further try would wait its timeout.
             log.exception("summary e-mail of restart request %s not sent; will retry", pk)
+            break
     return sent
 
 

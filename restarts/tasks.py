@@ -22,6 +22,7 @@ from restarts import queue
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
+from restarts.plans import restart_jobs_release_planned
 from restarts.summaries import restart_summaries_send
 from restarts.waves import release_pending_clear, restart_jobs_release
 
@@ -143,3 +144,9 @@ def enforce_deadlines() -> dict[str, int]:
 def send_summaries() -> list[int]:
     """The beat: e-mail the requester of each request that ended with a failure, once."""
     return restart_summaries_send()
+
+
+@shared_task(name=queue.RELEASE_PLANNED, soft_time_limit=60, time_limit=90, **RETRY)
+def release_planned() -> int:
+    """The beat's: planned restarts whose time has come join the queue (plans.py)."""
+    return len(restart_jobs_release_planned())

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
-from restarts import cancel, exports, matching, selectors, services
+from restarts import cancel, exports, matching, plans, selectors, services
 from restarts.eligibility import evaluate
 from restarts.models import RestartRequest
 from restarts.progress import progress_of
@@ -38,8 +38,18 @@ def restart_window(request):
     if not evaluation.eligible and set(evaluation.left_out) == {"not_found"}:
         # Only ids outside the user's groups: as if they did not exist.
         return render(request, template, {"refused": evaluation.left_out_summary()}, status=404)
-    context = {"evaluation": evaluation, "idempotency_key": uuid.uuid4().hex}
+    context = {
+        "evaluation": evaluation,
+        "idempotency_key": uuid.uuid4().hex,
+        **_plan_context(request.user),
+    }
     return render(request, template, context)
+
+
+def _plan_context(user) -> dict:
+    """The window's Planlæg field: the organisation's time zone, preset to the coming 03:00."""
+    tz = plans.time_zone_for(user)
+    return {"plan_tz": tz.key, "plan_default": f"{plans.default_plan(tz):%Y-%m-%dT%H:%M}"}
 
 
 def _foreign_group(request) -> bool:
@@ -64,6 +74,7 @@ def _matching_window(request, template):
         "page": matching.restart_page(qs, several=summary.several),
         "filter": matching.filter_params(request.GET),
         "idempotency_key": uuid.uuid4().hex,
+        **_plan_context(request.user),
     }
     return render(request, template, context)
 
@@ -88,6 +99,14 @@ def restart_window_page(request):
     return render(request, "restarts/window.html#matching_page", {"page": page})
 
 
+def _posted_plan(post):
+    """The window's planned time, in the time zone it was shown in."""
+    try:
+        return plans.parse_local(post.get("not_before", ""), post.get("plan_tz", ""))
+    except plans.BadPlan as exc:
+        raise services.RestartRefused("bad_plan", str(exc)) from exc
+
+
 @require_POST
 def restart_confirm(request):
     """OKAY: decide again and start the restarts; nothing twice for one window."""
@@ -99,6 +118,8 @@ def restart_confirm(request):
         "ip": client_ip(request),
     }
     try:
+        if request.POST.get("when") == "plan":
+            how["not_before"] = _posted_plan(request.POST)
         if request.POST.get("scope") == "filter":
             # The filter and the removals, never ids: decided again here, as this user.
             started = services.restart_request_create_matching(
@@ -114,6 +135,7 @@ def restart_confirm(request):
             "not_found": 404,
             "unavailable": 503,
             "bad_removals": 400,
+            "bad_plan": 422,
         }.get(refused.code, 409)
         template = _template(request, "restarts/window.html", "window")
         return render(request, template, {"refused": refused.message}, status=status)
@@ -121,6 +143,11 @@ def restart_confirm(request):
     restart_request = started.request
     count = restart_request.jobs.count()
     message = _("Chargers being restarted: %(count)d.") % {"count": count}
+    if restart_request.not_before:
+        message = _("Chargers planned for restart at %(time)s: %(count)d.") % {
+            "time": selectors.plan_text(restart_request.not_before),
+            "count": count,
+        }
     if not request.htmx:
         messages.success(request, message)
         return redirect("chargers:list")

@@ -50,4 +50,9 @@ def seeded(people, tree, settings, no_tasks_left_behind):
 )
 def test_no_server_error_and_every_answer_matches_the_schema(case, live_server, seeded):
     headers = {} if case.operation.path.startswith("/users/") else seeded
-    case.call_and_validate(base_url=live_server.url, headers=headers)
+    excluded = []
+    if (case.operation.method.upper(), case.operation.path) == ("POST", "/api/v1/restarts"):
+        # A plan's `not_before` is checked against the clock (in the future, within 30
+        # days), which no schema can say: a schema-valid time may rightly get 422.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    case.call_and_validate(base_url=live_server.url, headers=headers, excluded_checks=excluded)

@@ -104,9 +104,10 @@ def test_the_email_names_only_chargers_the_requester_still_manages(fleet, mailed
 
 
 def test_when_the_mail_server_refuses_the_claim_is_undone_and_the_next_run_sends(
-    fleet, mailed_admin, settings
+    fleet, mailed_admin, settings, caplog
 ):
     restart = make_request(mailed_admin, fleet.ready[:1], State.REJECTED)
+    later = make_request(mailed_admin, fleet.ready[1:2], State.REJECTED)
     settings.MAILERS = {  # a real SMTP backend, at a loopback port where nothing listens
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -116,10 +117,15 @@ def test_when_the_mail_server_refuses_the_claim_is_undone_and_the_next_run_sends
     assert restart_summaries_send() == []
     restart.refresh_from_db()
     assert restart.summarised_at is None
+    # The run stopped at the first refusal rather than wait on the server for each.
+    tried = [r for r in caplog.records if "not sent; will retry" in r.getMessage()]
+    assert [r.getMessage() for r in tried] == [
+        f"summary e-mail of restart request {restart.pk} not sent; will retry"
+    ]
 
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-    assert restart_summaries_send() == [restart.pk]
-    assert len(mail.outbox) == 1
+    assert restart_summaries_send() == [restart.pk, later.pk]
+    assert len(mail.outbox) == 2
 
 
 def _waiting_on_a_lock() -> int:

@@ -243,6 +243,7 @@ ROWS: list[Row] = [
         kwargs=lambda w, t: {"restart_id": restart_request(w, t)["pk"]},
         api=True,
     ),
+    Row("api:restart_list", "login", api=True, lists="manage"),
     Row("api:restarts_export", "login", data=every_restart, api=True, lists="manage"),
     Row(
         "api:restart_export",
