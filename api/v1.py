@@ -121,15 +121,20 @@ def charger_list(request, filters: Query[ChargerFilters]):
     qs = restart_selectors.with_latest_restart(
         charger_filter(request.auth, params).select_related("group")
     )
+    return paged(qs, filters.page, filters.page_size, _charger_out)
+
+
+def paged(qs, page: int, page_size: int, out) -> dict:
+    """One page of `qs` in the API's paging shape (count, page, page_size, pages, items)."""
     count = qs.count()
-    start = (filters.page - 1) * filters.page_size
-    items = list(qs[start : start + filters.page_size]) if start < count else []
+    start = (page - 1) * page_size
+    items = list(qs[start : start + page_size]) if start < count else []
     return {
         "count": count,
-        "page": filters.page,
-        "page_size": filters.page_size,
-        "pages": max(1, math.ceil(count / filters.page_size)),
-        "items": [_charger_out(c) for c in items],
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, math.ceil(count / page_size)),
+        "items": [out(item) for item in items],
     }
 
 

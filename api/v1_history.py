@@ -4,14 +4,13 @@ On v1's router (the path `restarts` is v1's POST too: one path, one router)."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Query, Schema
 
 from api import schemas
-from api.v1 import router
+from api.v1 import paged, router
 from restarts import selectors
 from restarts.models import RestartRequest
 
@@ -93,13 +92,4 @@ def restart_list(request, filters: Query[RestartFilters]):
         qs = qs.filter(source=filters.source)
     if filters.state:
         qs = qs.filter(selectors.REQUEST_STATES[filters.state])
-    count = qs.count()
-    start = (filters.page - 1) * filters.page_size
-    items = list(qs[start : start + filters.page_size]) if start < count else []
-    return {
-        "count": count,
-        "page": filters.page,
-        "page_size": filters.page_size,
-        "pages": max(1, math.ceil(count / filters.page_size)),
-        "items": [_summary(item) for item in items],
-    }
+    return paged(qs, filters.page, filters.page_size, _summary)

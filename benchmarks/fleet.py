@@ -25,6 +25,7 @@ PREFIX = "BENCH-"
 ADMIN = "bench-admin"
 SMALL_ADMIN = "bench-small"
 SUBGROUP = 500
+ROOT_ADMIN = "bench-root"  # super-admin of the whole "Bench" tree (made when needed)
 
 
 def charge_point_id(number: int) -> str:
@@ -72,6 +73,15 @@ def seed(*, total: int, page_fleet: int, small_fleet: int) -> None:
         _charger(f"BENCH-S{number:04d}", f"Small charger {number:04d}", small)
         for number in range(1, small_fleet + 1)
     )
+
+
+def root_admin():
+    """A super-admin of the whole "Bench" tree: every charger of the big fleet."""
+    user, created = get_user_model().objects.get_or_create(username=ROOT_ADMIN)
+    if created:
+        root = Group.objects.get(name="Bench", parent=None)
+        Membership.objects.create(user=user, group=root, role=Membership.Role.SUPER_ADMIN)
+    return user
 
 
 def _charger(cp_id: str, name: str, group: Group) -> Charger:

@@ -138,10 +138,13 @@ class Bench:
         child.read(60)  # {"ready": true}
         return child, f"{_scheme(tls, 'ws')}://127.0.0.1:{port}/ocpp"
 
-    def start_loadgens(self, name: str, url: str, count: int, **options) -> list[Child]:
+    def start_loadgens(
+        self, name: str, url: str, count: int, *, first: int = 1, **options
+    ) -> list[Child]:
+        """Chargers BENCH-<first> … BENCH-<first + count - 1>, PER_LOADGEN per process."""
         generators = []
-        for index, first in enumerate(range(1, count + 1, PER_LOADGEN)):
-            size = min(PER_LOADGEN, count - first + 1)
+        for index, start in enumerate(range(first, first + count, PER_LOADGEN)):
+            size = min(PER_LOADGEN, first + count - start)
             argv = python(
                 "-m",
                 "benchmarks.loadgen",
@@ -150,7 +153,7 @@ class Bench:
                 "--prefix",
                 PREFIX,
                 "--first",
-                str(first),
+                str(start),
                 "--count",
                 str(size),
             )

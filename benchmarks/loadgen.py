@@ -136,6 +136,10 @@ class LoadGenerator:
             "handshake_failures": sum(c.stats.handshake_failures for c in running),
         }
 
+    async def connected(self) -> dict:
+        """The charge point ids whose socket is open now."""
+        return {"ids": [c.id for c in self._running() if c.connected]}
+
     async def stats(self) -> dict:
         running = self._running()
         return {
@@ -255,6 +259,7 @@ async def control_loop(generator: LoadGenerator) -> None:
     commands = {
         "connect": generator.connect,
         "stats": generator.stats,
+        "connected": generator.connected,
         "heartbeats": generator.heartbeats,
         "mark": generator.mark,
         "rebooted": generator.rebooted,

@@ -37,7 +37,9 @@ BATCH = 200
 
 
 def _running():
-    return Exists(RestartJob.objects.filter(request=OuterRef("pk"), state__in=states_with(None)))
+    """A job not final yet: under way, or planned for later (the request has not ended)."""
+    unfinished = RestartJob.State.unfinished()
+    return Exists(RestartJob.objects.filter(request=OuterRef("pk"), state__in=unfinished))
 
 
 def restart_summaries_send() -> list[int]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from benchmarks import fleet
 from benchmarks.harness import Bench
 from benchmarks.report import Figure
-from benchmarks.scenarios import bulk_restart, connections, matching, pages, tls
+from benchmarks.scenarios import bulk_restart, connections, matching, pages, scale_out, tls
 from benchmarks.scenarios.common import reset_state
 
 __all__ = ["BY_NAME", "reset_state", "seed"]
@@ -24,6 +24,8 @@ BY_NAME: dict[str, Callable[[Bench], list[Figure]]] = {
     "restart": bulk_restart.restart,
     "pages": pages.pages,
     "matching": matching.matching,
+    "two_gateways": scale_out.two_gateways,
+    "overload": scale_out.overload,
 }
 
 

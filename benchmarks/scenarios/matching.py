@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 import redis
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +19,7 @@ from benchmarks.scenarios.pages import _percentile, _time_requests
 from chargers.models import Charger
 from restarts import waves
 from restarts.models import RestartJob, RestartRequest
-from tenancy.models import Group, Membership
 
-ROOT_ADMIN = "bench-root"
 FILTER = {"q": "Bench charger"}  # every charger of "Bench Energi"
 WINDOW_MS, WINDOW_BYTES, OKAY_S = 300, 200_000, 1.0
 
@@ -30,7 +27,7 @@ WINDOW_MS, WINDOW_BYTES, OKAY_S = 300, 200_000, 1.0
 def matching(bench: Bench) -> list[Figure]:
     n = bench.n(10_000)
     client = Client()
-    client.force_login(_root_admin())
+    client.force_login(bench_fleet.root_admin())
     _all_online()
     window = reverse("restarts:window")
     params = {"scope": "filter", **FILTER}
@@ -89,15 +86,6 @@ def matching(bench: Bench) -> list[Figure]:
         )
     )
     return figures
-
-
-def _root_admin():
-    """A super-admin of the whole "Bench" tree: every charger of the big fleet."""
-    user, created = get_user_model().objects.get_or_create(username=ROOT_ADMIN)
-    if created:
-        root = Group.objects.get(name="Bench", parent=None)
-        Membership.objects.create(user=user, group=root, role=Membership.Role.SUPER_ADMIN)
-    return user
 
 
 def _all_online() -> None:

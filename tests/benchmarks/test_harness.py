@@ -24,6 +24,9 @@ EXPECTED = {
     "tls_storm": 3,  # profile 2 and profile 3 storms over TLS, TLS CPU per connection
     "restart": 2,  # CallResults recorded, jobs done
     "pages": 8,  # median time and query count for each of four requests
+    "matching": 2,  # the window and OKAY for all matching the filter
+    "two_gateways": 2,  # connections held over two gateways, their bulk restart
+    "overload": 1,  # jobs ended for chargers whose socket was open, during a storm
 }
 WITH_BARE = {"fleet", "storm", "tls_storm", "restart"}
 
@@ -72,5 +75,11 @@ def test_bench_runs_every_scenario_and_writes_its_figures(tmp_path):
     assert {k: len(v) for k, v in by_scenario.items()} == EXPECTED
     for scenario in WITH_BARE:
         assert any(row["bare"] is not None for row in by_scenario[scenario]), scenario
-    for scenario in ("fleet", "storm", "tls_storm", "restart"):
+    for scenario in ("fleet", "storm", "tls_storm", "restart", "two_gateways"):
         assert any("cpu_seconds" in row["detail"] for row in by_scenario[scenario]), scenario
+    # The two-gateway restart stands beside the single-gateway one of the same run.
+    two = next(r for r in rows if r["name"] == "two gateways: bulk restart POST to all jobs done")
+    one = next(r for r in rows if r["name"] == "bulk restart: POST to all jobs done")
+    assert two["bare"] == one["value"]
+    overload = by_scenario["overload"][0]
+    assert overload["value"] == 0 and overload["met"], overload

@@ -53,12 +53,26 @@ def test_compose_runs_the_gateway_and_an_optional_simulated_fleet():
     port = gateway[gateway.index("--port") + 1]
     # Chargers reach it through the proxy, which publishes the same port.
     assert any(str(p).endswith(f":{port}") for p in services["proxy"]["ports"])
-    assert f"server gateway:{port};" in (ROOT / "deploy" / "nginx.conf").read_text()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert f"server gateway:{port} resolve" in conf
     assert "profiles" not in services["gateway"]
 
     simulator = shlex.split(services["simulator"]["command"])
     assert simulator[:4] == ["python", "manage.py", "simulate_chargers", "--from-db"]
-    assert simulator[simulator.index("--url") + 1] == f"ws://gateway:{port}/ocpp"
+    # Through the proxy, as real chargers: they land on either gateway replica.
+    assert simulator[simulator.index("--url") + 1] == f"ws://proxy:{port}/ocpp"
+
+
+def test_compose_runs_two_gateways_behind_the_proxys_one_address():
+    services = compose_services()
+    assert services["gateway"]["deploy"]["replicas"] == 2
+    # Each replica names itself (the default gateway id is its host name and port).
+    assert "--gateway-id" not in shlex.split(services["gateway"]["command"])
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    # The service name is re-resolved (replicas added or removed), and a replica that
+    # refuses a new socket (stopping) hands the charger to the next one.
+    assert "resolver 127.0.0.11" in conf and "zone gateway" in conf
+    assert conf.count("proxy_next_upstream error timeout http_502 http_503;") == 2
     assert services["simulator"]["profiles"], "the simulator only runs when asked for"
 
 

@@ -67,6 +67,18 @@ def test_nothing_is_sent_while_a_job_is_under_way_and_the_end_is_told_when_it_co
     assert "1 af 2 genstartet · 1 mislykkedes" in mail.outbox[0].body
 
 
+def test_a_planned_request_is_not_summed_up_before_it_has_run(fleet, mailed_admin):
+    restart = make_request(mailed_admin, fleet.ready[:1], State.REJECTED)
+    RestartJob.objects.create(request=restart, charger=fleet.ready[1], state=State.PLANNED)
+    assert restart_summaries_send() == []
+    restart.refresh_from_db()
+    assert restart.summarised_at is None  # its failure is told once the planned one ends
+
+    finish(restart, State.NOT_BACK)
+    assert restart_summaries_send() == [restart.pk]
+    assert "0 af 2 genstartet · 2 mislykkedes" in mail.outbox[0].body
+
+
 def test_a_request_without_failures_is_summed_up_without_an_email(fleet, mailed_admin):
     restart = make_request(mailed_admin, fleet.ready, State.DONE)
     assert restart_summaries_send() == []
