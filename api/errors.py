@@ -32,6 +32,7 @@ REFUSAL_STATUS = {
     "not_allowed": 403,
     "not_connected": 409,
     "restarting": 409,
+    "planned": 409,
     "nothing_eligible": 409,
     "no_remote_restart": 422,
     "no_business": 422,

@@ -34,6 +34,7 @@ REASONS = {
     "not_allowed": gettext_lazy("you may not restart them"),
     "not_connected": gettext_lazy("not connected"),
     "no_remote_restart": gettext_lazy("cannot be restarted remotely"),
+    "planned": gettext_lazy("a restart is already planned"),
     "restarting": gettext_lazy("already being restarted"),
     "no_business": gettext_lazy("several at once needs a Business subscription"),
 }
@@ -122,6 +123,7 @@ def refusal(user, *, now) -> Case:
     whens += [
         When(is_connected=False, then=Value("not_connected")),
         When(supports_remote_restart=False, then=Value("no_remote_restart")),
+        When(Exists(unfinished.filter(state=RestartJob.State.PLANNED)), then=Value("planned")),
         When(Exists(unfinished), then=Value("restarting")),
         When(business, then=Value("")),
     ]

@@ -134,6 +134,21 @@ def test_the_beat_task_releases_a_plan_when_it_is_due_and_not_before(fleet, rest
     assert states == {(State.QUEUED, True)}  # queued and given their wave slots
 
 
+def test_a_charger_with_a_plan_is_left_out_of_another_restart_saying_so(client, fleet):
+    plan(fleet, fleet.ready[:1])
+    client.force_login(fleet.admin)
+    ids = [fleet.ready[0].pk, fleet.ready[1].pk]
+    window = client.get("/restarts/window/", {"charger": ids}, headers=HTMX).content.decode()
+    assert "Udeladt: 1 (1 har allerede en planlagt genstart)." in window
+    answer = client.post(
+        "/api/v1/restarts",
+        {"charger_ids": [fleet.ready[0].pk]},
+        content_type="application/json",
+        **bearer(fleet.admin),
+    )
+    assert (answer.status_code, answer.json()["code"]) == (409, "planned")
+
+
 def test_a_plan_is_cancelled_until_it_starts_and_stays_off_the_progress_bars(client, fleet):
     req, jobs = plan(fleet, fleet.ready[:2])
     assert bulk_restarts_under_way(fleet.admin) == []  # nothing under way yet
