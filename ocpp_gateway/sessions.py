@@ -24,8 +24,7 @@ Each socket keeps what it already reported (`SessionBook`), so repeats cost noth
 the database applies each change as an operation on what it holds (`OPS`), so a new
 socket, another gateway process or a restart of the gateway never needs to know the
 earlier ones. Key "0" is "somewhere on the charger" (a session recorded before sessions
-were kept per connector): any session end, or the charger's connector 0 reporting
-Available, ends it.
+were kept per connector): any session end on a connector, or a boot, ends it.
 """
 
 from __future__ import annotations
@@ -76,14 +75,10 @@ class SessionBook:
         self._note(END, key, transaction_id)
 
     def status_16(self, connector_id, status: str) -> None:
-        if not isinstance(connector_id, int):
+        # Connector 0 is the charger itself: its status says nothing about a session.
+        if not isinstance(connector_id, int) or connector_id <= 0:
             return
         key = str(connector_id)
-        if connector_id == 0:
-            if status in NO_SESSION_STATUSES_16 and self._open.get(key, _UNKNOWN) is not None:
-                self._open[key] = None
-                self._note(END, key)
-            return
         known = self._open.get(key, _UNKNOWN)
         if status in SESSION_STATUSES_16 and (known is None or known is _UNKNOWN):
             self._open[key] = ""

@@ -50,8 +50,11 @@ def restart_all(fleet, chargers) -> list[int]:
 
 
 def finished(job_ids) -> bool:
-    with override_settings(RESTART_BOOT_GRACE=0):
-        restart_jobs_enforce()  # as the beat would: ask the quiet ones for their boot
+    # As the beat would, sooner: a charger back without a boot (it reconnected to the
+    # other gateway after its boot on the stopped one) is asked for one after 2 s, and
+    # judged 2 s after asking.
+    with override_settings(RESTART_BOOT_GRACE=2):
+        restart_jobs_enforce()
     unfinished = RestartJob.State.unfinished()
     return not RestartJob.objects.filter(pk__in=job_ids, state__in=unfinished).exists()
 
