@@ -245,6 +245,9 @@ RESTART_CALL_TIMEOUT = envfloat("RESTART_CALL_TIMEOUT", 30)
 # Accepted (or its answer lost) but no BootNotification within this after the Reset was
 # written: "did not come back" ("no answer" when the answer was lost).
 RESTART_BOOT_DEADLINE = envint("RESTART_BOOT_DEADLINE", 600)
+# A charger not connected when its turn comes (a reconnect storm) is waited for this
+# long before its job is "skipped".
+RESTART_RECONNECT_WAIT = envint("RESTART_RECONNECT_WAIT", 120)
 # Reconnected without a BootNotification for this long: ask for one (TriggerMessage).
 RESTART_BOOT_GRACE = envint("RESTART_BOOT_GRACE", 30)
 # A restart that waits for a charging session to end gives up after this.

@@ -13,7 +13,9 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``drop_answer``: a hard reset that cuts power before the answer leaves: never answers
   the Reset, drops the socket, comes back and boots;
 - ``back_without_boot``: Accepted, reboots, reconnects with StatusNotification only and
-  boots only when asked (TriggerMessage).
+  boots only when asked (TriggerMessage);
+- ``unregistered``: on each socket sends its BootNotification only ``boot_delay``
+  seconds after connecting, and refuses a Reset before that with CallError SecurityError.
 
 ``assign_behaviours`` hands them out over a fleet. The charger-side ChargePoints
 (``Sim16``, ``Sim201``) count what the gateway sends and leave the answers to the
@@ -51,6 +53,7 @@ BEHAVIOURS = (
     "pings_only",
     "drop_answer",
     "back_without_boot",
+    "unregistered",
 )
 CHARGING_BEHAVIOURS = ("charging", "two_sessions")
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")

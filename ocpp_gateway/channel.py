@@ -5,12 +5,14 @@ charger (``registry.requests_key``); the gateway (``command_loop.py``) pops them
 one reply per call onto the list the request names. Both sides build and read those
 messages here, and nowhere else. The JSON on the wire::
 
-    call   {"kind": "call", "id", "cp", "action", "payload", "deadline", "reply"}
+    call   {"kind": "call", "id", "cp", "action", "payload", "deadline", "reply"[, "registered"]}
     evict  {"kind": "evict", "cp", "token"}
     close_weaker {"kind": "close_weaker", "cp", "profile"}
     reply  {"id", "outcome", "status", "payload", "detail"[, "sent_at", "answered_at"]}
 
-``deadline`` and the optional stamps are Unix times (seconds, float). A reader ignores
+``deadline`` and the optional stamps are Unix times (seconds, float). ``registered``: true
+asks the gateway to send the call only to a charger whose BootNotification it accepted on
+its current socket (else the reply is ``not_registered`` and nothing is sent). A reader ignores
 keys it does not know and defaults those it misses, so a worker and a gateway of
 neighbouring versions understand each other during a deploy.
 
@@ -32,8 +34,11 @@ ERROR = "error"  # refused before sending (invalid), or we cannot know what happ
 # The command channel (Redis) failed before the request was queued: nothing can have
 # been sent, so the caller may safely try again later.
 NOT_SENT = "not_sent"
+# Asked with `registered`: the charger has no accepted BootNotification on its current
+# socket (it has not registered yet), so nothing was sent.
+NOT_REGISTERED = "not_registered"
 
-OUTCOMES = (ANSWERED, NOT_CONNECTED, TIMEOUT, CALL_ERROR, ERROR, NOT_SENT)
+OUTCOMES = (ANSWERED, NOT_CONNECTED, TIMEOUT, CALL_ERROR, ERROR, NOT_SENT, NOT_REGISTERED)
 # The charger's route names a gateway whose liveness is late (busy, not known dead):
 # nothing was pushed. Until the restart flow waits on it as its own outcome (issue 13),
 # commands report it as NOT_SENT (retried) with this word leading the detail.
@@ -105,19 +110,22 @@ class CallRequest:
     payload: object
     deadline: object  # Unix time after which the call must not be sent
     reply: str
+    # Send only to a charger registered on its current socket (older readers ignore it).
+    registered: bool = False
 
     def encode(self) -> str:
-        return json.dumps(
-            {
-                "kind": CALL,
-                "id": self.id,
-                "cp": self.cp,
-                "action": self.action,
-                "payload": self.payload,
-                "deadline": self.deadline,
-                "reply": self.reply,
-            }
-        )
+        data = {
+            "kind": CALL,
+            "id": self.id,
+            "cp": self.cp,
+            "action": self.action,
+            "payload": self.payload,
+            "deadline": self.deadline,
+            "reply": self.reply,
+        }
+        if self.registered:
+            data["registered"] = True
+        return json.dumps(data)
 
 
 @dataclass(frozen=True)
@@ -152,9 +160,16 @@ class UnknownRequest(ValueError):
 
 
 def call_request(
-    request_id: str, charge_point_id: str, action: str, payload: dict, deadline: float, reply: str
+    request_id: str,
+    charge_point_id: str,
+    action: str,
+    payload: dict,
+    deadline: float,
+    reply: str,
+    *,
+    registered: bool = False,
 ) -> CallRequest:
-    return CallRequest(request_id, charge_point_id, action, payload, deadline, reply)
+    return CallRequest(request_id, charge_point_id, action, payload, deadline, reply, registered)
 
 
 def decode_request(raw: str | bytes) -> CallRequest | Evict | CloseWeaker:
@@ -177,6 +192,7 @@ def decode_request(raw: str | bytes) -> CallRequest | Evict | CloseWeaker:
         payload=data.get("payload"),
         deadline=data.get("deadline"),
         reply=reply,
+        registered=data.get("registered") is True,
     )
 
 

@@ -92,7 +92,8 @@ class GatewayChargePointMixin:
         self.gateway = gateway
         self.recorder = gateway.recorder
         self.metrics = gateway.metrics
-        # A BootNotification came on this socket (ocpp_gateway_boots_pending counts the rest).
+        # A BootNotification came on this socket and we accepted it: the charger is
+        # registered here (ocpp_gateway_boots_pending counts the rest).
         self.boot_seen = False
         # When this socket was opened (gateway clock): a boot on it confirms a restart
         # only if the socket is newer than the Reset.

@@ -160,6 +160,12 @@ class CommandLoop:
             detail = "not connected to this gateway"
             await self._reply(request, CallResult(channel.NOT_CONNECTED, detail=detail))
             return
+        if request.registered and not conn.boot_seen:
+            # Field chargers refuse calls before their registration; a Reset then is
+            # wasted at best. The caller waits for the boot and asks again.
+            detail = "not registered: no accepted BootNotification on its current socket"
+            await self._reply(request, CallResult(channel.NOT_REGISTERED, detail=detail))
+            return
         deadline = asyncio.get_running_loop().time() + remaining
         self.sockets.spawn(self._call(conn, request, deadline))
 

@@ -25,7 +25,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ocpp_gateway import channel, registry
-from ocpp_gateway.channel import ERROR, NOT_CONNECTED, NOT_SENT, TIMEOUT, CallResult
+from ocpp_gateway.channel import (  # noqa: F401 (NOT_REGISTERED: for callers)
+    ERROR,
+    NOT_CONNECTED,
+    NOT_REGISTERED,
+    NOT_SENT,
+    TIMEOUT,
+    CallResult,
+)
 
 logger = logging.getLogger("ocpp_gateway")
 
@@ -158,8 +165,12 @@ def send_resets(
     *,
     timeout: float | None = None,
     on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
+    registered: bool = False,
 ) -> list[CallResult]:
     """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
+
+    `registered`: only to chargers registered on their current socket (the gateway
+    answers the others "not_registered" and sends nothing).
 
     The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
     the same order, but a handful of Redis round trips for the lot (see `send_calls`,
@@ -170,6 +181,7 @@ def send_resets(
         timeout=timeout,
         check_route=lambda i, route: _reset_problem(resets[i][1], route),
         on_result=on_result,
+        registered=registered,
     )
 
 
@@ -189,6 +201,7 @@ def send_calls(
     timeout: float | None = None,
     check_route: Callable[[int, registry.Route], str | None] | None = None,
     on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
+    registered: bool = False,
 ) -> list[CallResult]:
     """Send (charge point id, action, payload) calls together; one CallResult each, in order.
 
@@ -243,7 +256,9 @@ def send_calls(
             early.append((i, CallResult(ERROR, detail=problem)))
             continue
         request_id = f"{batch}.{i}"
-        request = channel.call_request(request_id, cp_id, action, payload, deadline, reply)
+        request = channel.call_request(
+            request_id, cp_id, action, payload, deadline, reply, registered=registered
+        )
         per_gateway.setdefault(route.gateway_id, []).append((request_id, request.encode()))
         outstanding[request_id] = i
     # One RPUSH per gateway (a handful), each whole or not at all: a failed one queued

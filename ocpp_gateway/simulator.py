@@ -27,6 +27,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import quote
 
+from ocpp.exceptions import SecurityError
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
@@ -62,6 +63,7 @@ class SimulatedCharger:
         slow_back_seconds: float | None = None,
         heartbeat_seconds: float | None = None,
         session_seconds: float = 60.0,
+        boot_delay: float = 4.0,
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         call_timeout: float = 10.0,
@@ -90,6 +92,9 @@ class SimulatedCharger:
         self.slow_back_seconds = (
             slow_back_seconds if slow_back_seconds is not None else max(10 * reboot_seconds, 30)
         )
+        # unregistered: connected this long before it sends its BootNotification
+        self.boot_delay = boot_delay
+        self.registered = False  # its boot was accepted on the open socket
         self.heartbeat_seconds = heartbeat_seconds
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -206,6 +211,7 @@ class SimulatedCharger:
         self._cp = cp
         self._reboot = asyncio.Event()
         self.connected = True
+        self.registered = False  # a field charger registers again on each socket
         reader = asyncio.create_task(cp.start())
         life = asyncio.create_task(self._live(cp, need_boot))
         rebooting = asyncio.create_task(self._reboot.wait())
@@ -233,6 +239,8 @@ class SimulatedCharger:
     async def _live(self, cp, need_boot: bool) -> None:
         interval = self.heartbeat_seconds
         if need_boot:
+            if self.behaviour == "unregistered":  # takes its time to register
+                await asyncio.sleep(self.boot_delay)
             boot_interval = await self._boot(cp, self.boot_reason)
             interval = interval or boot_interval
         await self.send_status(cp)
@@ -270,6 +278,7 @@ class SimulatedCharger:
                 )
             answer = await cp.call(payload)
             if answer is not None and answer.status == "Accepted":
+                self.registered = True
                 self.stats.boots += 1
                 logger.info("%s: booted", self.id)
                 return float(answer.interval or 60)
@@ -312,6 +321,8 @@ class SimulatedCharger:
     def reset_answer(self, reset_type: str) -> str:
         if self.behaviour == "reject":
             return "Rejected"
+        if self.behaviour == "unregistered" and not self.registered:
+            raise SecurityError("not registered yet")  # answered as a CallError
         if self.ocpp_version == "2.0.1" and reset_type == "OnIdle" and self.charging:
             self.reset_scheduled = True
             return "Scheduled"

@@ -22,6 +22,7 @@ from restarts.jobs import (
     restart_jobs_confirmation,
 )
 from restarts.models import RestartJob
+from restarts.waiting import restart_jobs_enforce_waiting
 from restarts.waves import restart_jobs_release, send_on_commit
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,9 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
         jobs.filter(pk__in=stale, state=State.QUEUED).update(released_at=now)
         send_on_commit(stale)
     done["resent"] = len(stale)
+
+    for rule, count in restart_jobs_enforce_waiting(now=now).items():
+        done[f"waiting_{rule}"] = count
 
     done["released"] = len(restart_jobs_release(now=now))
     changed = {k: v for k, v in done.items() if v}

@@ -20,6 +20,13 @@ from chargers.models import Charger
 from ocpp_gateway import channel
 from restarts.cancel import restart_jobs_drop_lost_rights
 from restarts.models import RestartJob, RestartRequest
+from restarts.waiting import (
+    NOT_CONNECTED,
+    NOT_REGISTERED,
+    RETRY_MARK,
+    STATE_ERRORS,
+    restart_jobs_requeue_ready,
+)
 from restarts.waves import release_on_commit
 
 State = RestartJob.State
@@ -53,13 +60,14 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     )
     # The requester's right is checked again as the Reset is about to go.
     jobs = restart_jobs_drop_lost_rights(jobs, now=now)
-    skip: dict[str, list[int]] = {"not_connected": [], "no_remote_restart": []}
+    skip: dict[str, list[int]] = {"no_remote_restart": []}
     wait: list[int] = []
+    away: list[int] = []
     by_type: dict[str, list[RestartJob]] = {}
     for job in jobs:
         charger = job.charger
         if not charger.is_connected:
-            skip["not_connected"].append(job.pk)
+            away.append(job.pk)
         elif not charger.supports_remote_restart:
             skip["no_remote_restart"].append(job.pk)
         elif (
@@ -77,13 +85,23 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     # Waiting for the session to end, it no longer holds a slot in the wave.
     waiting = RestartJob.objects.filter(pk__in=wait)
     freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    # Briefly gone (a reconnect storm): wait for it (waiting.py), up to
+    # RESTART_RECONNECT_WAIT, without holding a slot in the wave.
+    gone = RestartJob.objects.filter(pk__in=away)
+    freed |= bool(gone.move(State.QUEUED, State.WAITING, detail=NOT_CONNECTED, claimed_at=now))
     if freed:
         release_on_commit()
     claimed: list[RestartJob] = []
     for reset_type, group in by_type.items():
         moved = set(
             RestartJob.objects.filter(pk__in=[j.pk for j in group]).move(
-                State.QUEUED, State.SENT, claimed_at=now, reset_type=reset_type
+                State.QUEUED,
+                State.SENT,
+                claimed_at=now,
+                reset_type=reset_type,
+                sent_at=None,  # a new attempt: the gateway stamps it again
+                answered_at=None,
+                trigger_sent_at=None,
             )
         )
         for job in group:
@@ -106,25 +124,35 @@ def _stamp(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def _answer(result, now) -> tuple[str, dict]:
+def _answer(result, now, retried: bool = False) -> tuple[str, dict]:
     """The state and fields a job moves to for the gateway's answer to its Reset.
 
     Times are the gateway's stamps: `sent_at` when the Reset frame was written (absent
-    when the gateway could not say), `answered_at` when the answer arrived.
+    when the gateway could not say), `answered_at` when the answer arrived. `retried`:
+    the job was refused once already because of the charger's state.
     """
     fields: dict = {}
     answered = _stamp(result.answered_at)
     if result.outcome == channel.ANSWERED and result.status == "Accepted":
-        to, fields = State.ACCEPTED, {"accepted_at": answered or now}
+        to, fields = State.ACCEPTED, {"accepted_at": answered or now, "detail": ""}
     elif result.outcome == channel.ANSWERED and result.status == "Scheduled":
         to, fields = State.SCHEDULED, {"scheduled_at": answered or now}
     elif result.outcome == channel.ANSWERED:
         status = result.status or ""
         to, fields = State.REJECTED, {"detail": "" if status == "Rejected" else status[:300]}
     elif result.outcome == channel.CALL_ERROR:
-        to, fields = State.REJECTED, {"detail": (result.detail or "CallError")[:300]}
+        detail = result.detail or "CallError"
+        if detail.startswith(STATE_ERRORS) and not retried:
+            # Refused because of its state: once more, after its next accepted boot.
+            to, fields = State.WAITING, {"detail": (RETRY_MARK + detail)[:300]}
+        else:
+            to, fields = State.REJECTED, {"detail": detail[:300]}
     elif result.outcome == channel.NOT_CONNECTED:
-        to, fields = State.SKIPPED, {"detail": "not_connected"}
+        # Its socket went between the claim and the send: wait for it to come back.
+        to, fields = State.WAITING, {"detail": NOT_CONNECTED, "claimed_at": now}
+    elif result.outcome == channel.NOT_REGISTERED:
+        # Connected, not registered yet: nothing was sent; the Reset goes after its boot.
+        to, fields = State.WAITING, {"detail": NOT_REGISTERED, "claimed_at": now}
     else:
         # Timeout, the socket closed under the call, an error: we cannot know whether it
         # arrived, so never send again, and no verdict: a boot within the boot deadline
@@ -161,9 +189,16 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
     the beat) keeps its state and is not in the answer.
     """
     now = now or timezone.now()
+    answers = list(answers)
+    refused = [pk for pk, r in answers if r.outcome == channel.CALL_ERROR]
+    retried = set(
+        RestartJob.objects.filter(pk__in=refused, detail__startswith=RETRY_MARK).values_list(
+            "pk", flat=True
+        )
+    )
     groups: dict[tuple, dict[int, dict]] = {}
     for job_id, result in answers:
-        to, fields = _answer(result, now)
+        to, fields = _answer(result, now, retried=job_id in retried)
         times = {k: v for k, v in fields.items() if isinstance(v, datetime)}
         rest = tuple(sorted((k, v) for k, v in fields.items() if k not in times))
         groups.setdefault((to, rest, tuple(sorted(times))), {})[job_id] = times
@@ -176,6 +211,10 @@ def restart_jobs_record_answers(*, answers: Iterable[tuple[int, object]], now=No
         )
         states.update(dict.fromkeys(moved, to))
         freed |= bool(moved) and to not in (State.ACCEPTED, State.SENT)
+    waiting = [pk for pk, to in states.items() if to == State.WAITING]
+    # Its boot may have come before this answer was written: look now.
+    for pk in restart_jobs_requeue_ready(RestartJob.objects.filter(pk__in=waiting)):
+        states[pk] = State.QUEUED
     waiting = [pk for pk, to in states.items() if to in (State.ACCEPTED, State.SENT)]
     # The charger may have rebooted and booted again before its answer was written.
     booted = restart_jobs_booted_since_sent(RestartJob.objects.filter(pk__in=waiting))

@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from chargers import signals
 from restarts.jobs import restart_jobs_confirm_boot, restart_jobs_session_ended
+from restarts.waiting import restart_jobs_charger_registered
 
 
 @receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
@@ -17,6 +18,8 @@ def charger_booted(sender, *, charger_id, at, reason="", connected_at=None, **kw
     restart_jobs_confirm_boot(
         charger_id=charger_id, at=at, connected_at=connected_at, reason=reason or ""
     )
+    # Registered on its socket now: a job that waited for that goes on.
+    restart_jobs_charger_registered(charger_id=charger_id)
 
 
 @receiver(signals.charger_session_changed, dispatch_uid="restarts.charger_session_changed")

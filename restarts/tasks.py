@@ -27,6 +27,7 @@ from restarts.summaries import restart_summaries_send
 from restarts.waves import release_pending_clear, restart_jobs_release
 
 log = logging.getLogger(__name__)
+State = RestartJob.State
 
 TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 RETRY = {
@@ -77,6 +78,7 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         [(job.charger.charge_point_id, job.reset_type) for job in jobs],
         timeout=settings.RESTART_CALL_TIMEOUT,
         on_result=record,
+        registered=True,  # a charger not registered on its socket waits (waiting.py)
     )
     pairs = list(zip(jobs, results, strict=True))
     for job, result in pairs:
@@ -115,7 +117,7 @@ def trigger_boot(job_id: int) -> str | None:
     """Ask a charger that came back without a BootNotification to send one."""
     job = (
         RestartJob.objects.select_related("charger")
-        .filter(pk=job_id, state__in=[RestartJob.State.ACCEPTED, RestartJob.State.SENT])
+        .filter(pk=job_id, state__in=[State.ACCEPTED, State.SENT, State.WAITING])
         .first()
     )
     if job is None:

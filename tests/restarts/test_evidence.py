@@ -1,21 +1,29 @@
 """Evidence decides each restart job: the real gateway, the send task as a worker runs
 it, the database, and simulated chargers with field habits over real sockets."""
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
+from ocpp.exceptions import NotSupportedError, SecurityError
+from ocpp.routing import on
 from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from websockets.asyncio.client import connect
 
 from chargers.models import Charger
+from ocpp_gateway import commands
 from restarts import tasks
 from restarts.deadlines import restart_jobs_enforce
 from restarts.models import RestartJob
 from restarts.services import restart_request_create
+from restarts.waves import restart_jobs_release
 from tests.factories import make_charger
 from tests.helpers import wait_for
-from tests.ocpp_gateway.conftest import open_client, ws_url
+from tests.ocpp_gateway.conftest import Client16, open_client, ws_url
 from tests.restarts.fleet import make_fleet
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -166,3 +174,121 @@ def test_back_and_never_booting_even_when_asked_ends_unconfirmed(fleet, gateway,
         "warning",
         "",
     )
+
+
+def test_an_unregistered_charger_gets_its_reset_only_after_its_boot(fleet, gateway, sims):
+    charger = make_charger(fleet.site, name="Ny", is_connected=False)
+    sim = sims.start(
+        charger.charge_point_id, ws_url(gateway), behaviour="unregistered", boot_delay=3
+    )
+    wait_for(lambda: Charger.objects.get(pk=charger.pk).is_connected, message="connected")
+    # The habit: before its boot it refuses a Reset (the gateway is not asked to hold it).
+    refused = commands.send_reset(charger.charge_point_id, "Soft", timeout=5)
+    assert refused.outcome == "call_error" and refused.detail.startswith("SecurityError")
+    assert Charger.objects.get(pk=charger.pk).last_boot_at is None
+
+    (job,) = restart(fleet, charger)
+    # Not registered on its socket: nothing is sent, the job waits (still Genstarter).
+    assert tasks.send_resets([job.pk]) == {job.pk: "waiting"}
+    assert fresh(job).detail == "not_registered" and sim.stats.resets == 1
+    assert "waiting" in RestartJob.State.restarting()
+
+    wait_for(lambda: fresh(job).state == "queued", message="queued again once it booted")
+    registered_at = Charger.objects.get(pk=charger.pk).last_boot_at
+    restart_jobs_release()
+    tasks.send_resets([job.pk])
+    wait_for(lambda: fresh(job).state == "done", message="done after its own reset")
+    job = fresh(job)
+    # Its Reset reached it after its registration, and it restarted.
+    assert when(sim.stats.reset_times[1]) > registered_at
+    assert job.sent_at > registered_at and job.confirmed_by == "boot"
+    assert sim.stats.resets == 2 and sim.stats.boots == 2
+
+
+class Refusing(Client16):
+    """Refuses the Reset with `error` (SecurityError, NotSupported) `refusals` times."""
+
+    refusals = 1
+    error = SecurityError
+
+    @on(Action16.reset)
+    def on_reset(self, type, **kwargs):  # noqa: A002 - the OCPP field name
+        self.received.append(("Reset", {"type": type}))
+        if self.refusals:
+            self.refusals -= 1
+            raise self.error("not in this state")
+        return result16.Reset(status="Accepted")
+
+
+def _connect(runner, gateway, cp_id, cls=Refusing, **attrs):
+    async def go():
+        websocket = await connect(f"{ws_url(gateway)}/{cp_id}", subprotocols=["ocpp1.6"])
+        cp = cls(cp_id, websocket, response_timeout=10)
+        for name, value in attrs.items():
+            setattr(cp, name, value)
+        asyncio.ensure_future(cp.start())
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        return cp, websocket
+
+    return runner.run(go())
+
+
+def _boot_again(runner, cp):
+    runner.run(cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V")))
+
+
+def test_a_reset_refused_because_of_its_state_goes_once_more_after_its_next_boot(
+    fleet, gateway, runner
+):
+    charger = make_charger(fleet.site, name="Sky", is_connected=False)
+    cp, websocket = _connect(runner, gateway, charger.charge_point_id)
+    wait_for(lambda: Charger.objects.get(pk=charger.pk).last_boot_at, message="booted")
+    (job,) = restart(fleet, charger)
+    assert tasks.send_resets([job.pk]) == {job.pk: "waiting"}
+    assert fresh(job).detail.startswith("retry after boot: SecurityError")
+
+    _boot_again(runner, cp)  # its next accepted boot, on the same socket
+    wait_for(lambda: fresh(job).state == "queued", message="queued again after its boot")
+    restart_jobs_release()
+    assert tasks.send_resets([job.pk]) == {job.pk: "accepted"}
+    # A boot on this same socket is no restart; one on a new socket is.
+    _boot_again(runner, cp)
+    assert fresh(job).state == "accepted"
+    runner.run(websocket.close())
+    _connect(runner, gateway, charger.charge_point_id, refusals=0)
+    wait_for(lambda: fresh(job).state == "done", message="done after booting on a new socket")
+    assert [name for name, _ in cp.received] == ["Reset", "Reset"]
+
+
+def test_a_charger_refusing_twice_because_of_its_state_is_rejected(fleet, gateway, runner):
+    charger = make_charger(fleet.site, name="Nej", is_connected=False)
+    cp, _websocket = _connect(
+        runner, gateway, charger.charge_point_id, refusals=2, error=NotSupportedError
+    )
+    wait_for(lambda: Charger.objects.get(pk=charger.pk).last_boot_at, message="booted")
+    (job,) = restart(fleet, charger)
+    assert tasks.send_resets([job.pk]) == {job.pk: "waiting"}
+    _boot_again(runner, cp)
+    wait_for(lambda: fresh(job).state == "queued", message="queued again after its boot")
+    restart_jobs_release()
+    assert tasks.send_resets([job.pk]) == {job.pk: "rejected"}
+    assert fresh(job).detail.startswith("NotSupported") and len(cp.received) == 2
+
+
+@override_settings(RESTART_RECONNECT_WAIT=120)
+def test_a_charger_briefly_gone_at_its_turn_is_waited_for_and_reset_when_back(fleet, gateway, sims):
+    charger, sim = plug_in(fleet, gateway, sims, "Storm")
+    (job,) = restart(fleet, charger)
+    sims.stop(sim)  # its socket drops just before its turn (a reconnect storm)
+    wait_for(lambda: not Charger.objects.get(pk=charger.pk).is_connected, message="gone")
+    assert tasks.send_resets([job.pk]) == {}  # nothing to send: it waits for its charger
+    assert (fresh(job).state, fresh(job).detail) == ("waiting", "not_connected")
+    assert sim.stats.resets == 0
+
+    back = sims.start(charger.charge_point_id, ws_url(gateway))
+    wait_for(lambda: fresh(job).state == "queued", message="queued again when back")
+    back_at = Charger.objects.get(pk=charger.pk).connected_at
+    restart_jobs_release()
+    tasks.send_resets([job.pk])
+    wait_for(lambda: fresh(job).state == "done", message="done once back")
+    assert when(back.stats.reset_times[0]) > back_at and back.stats.resets == 1

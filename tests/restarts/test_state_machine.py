@@ -78,7 +78,8 @@ def test_the_reset_type_follows_version_charging_and_mode(
     assert restart_jobs_claim(job_ids=[job.pk])[0].reset_type == reset_type
 
 
-def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
+@override_settings(RESTART_RECONNECT_WAIT=120)
+def test_a_charger_gone_when_its_turn_comes_is_waited_for_then_skipped(fleet):
     jobs = start(fleet, fleet.ready[:2])
     fleet.ready[0].is_connected = False
     fleet.ready[0].save()
@@ -86,10 +87,32 @@ def test_a_charger_gone_when_its_turn_comes_is_skipped(fleet):
     fleet.ready[1].save()
     assert restart_jobs_claim(job_ids=[j.pk for j in jobs]) == []
     assert [(refresh(j).state, j.detail) for j in jobs] == [
-        (State.SKIPPED, "not_connected"),
+        (State.WAITING, "not_connected"),  # briefly gone, maybe: still Genstarter
         (State.SKIPPED, "no_remote_restart"),
     ]
-    assert all(j.finished_at for j in jobs)
+    restart_jobs_enforce(now=timezone.now() + timedelta(seconds=60))
+    assert refresh(jobs[0]).state == State.WAITING
+    restart_jobs_enforce(now=timezone.now() + timedelta(seconds=121))
+    assert (refresh(jobs[0]).state, jobs[0].detail) == (State.SKIPPED, "not_connected")
+    assert all(refresh(j).finished_at for j in jobs)
+
+
+def test_a_waiting_charger_back_and_registered_goes_back_to_the_queue(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    charger = fleet.ready[0]
+    charger.is_connected = False
+    charger.save()
+    restart_jobs_claim(job_ids=[job.pk])
+    assert refresh(job).state == State.WAITING
+    # Back on a new socket, but not registered on it yet: it keeps waiting.
+    charger.is_connected, charger.connected_at = True, timezone.now()
+    charger.save()
+    restart_jobs_enforce()
+    assert refresh(job).state == State.WAITING
+    charger.last_boot_at = timezone.now()
+    charger.save()
+    booted(charger, connected_at=charger.connected_at)
+    assert refresh(job).state == State.QUEUED  # its wave sends it
 
 
 def test_a_charging_16_charger_waits_as_scheduled_then_goes_when_the_session_ends(fleet):

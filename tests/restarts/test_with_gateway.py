@@ -98,11 +98,14 @@ def test_a_charger_that_never_answers_is_no_answer_once_the_boot_deadline_passed
     assert state(job) == "no_answer" and job.detail == "no answer to Reset in time"
 
 
-def test_a_charger_marked_connected_without_a_socket_is_skipped(fleet, gateway):
+@override_settings(RESTART_RECONNECT_WAIT=120)
+def test_a_charger_marked_connected_without_a_socket_is_waited_for_then_skipped(fleet, gateway):
     charger = make_charger(fleet.site, name="Ghost", is_connected=True)
     job = restart(fleet, charger)
-    assert tasks.send_resets([job.pk]).get(job.pk) == "skipped"
+    assert tasks.send_resets([job.pk]).get(job.pk) == "waiting"
     assert RestartJob.objects.get(pk=job.pk).detail == "not_connected"
+    restart_jobs_enforce(now=job.created_at + timedelta(seconds=180))
+    assert state(job) == "skipped" and job.detail == "not_connected"
 
 
 def test_restart_now_on_a_charging_16_charger_sends_hard(fleet, gateway, sims):

@@ -106,6 +106,12 @@ class Command(BaseCommand):
             help="default: the interval the gateway gives in the BootNotification answer",
         )
         parser.add_argument("--session-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--boot-delay",
+            type=float,
+            default=4.0,
+            help="unregistered: seconds after connecting before it sends its BootNotification",
+        )
         parser.add_argument("--seed", type=int, default=None, help="for --share and jitter")
         parser.add_argument("--stats-file", default=None, help="write per-charger counts on exit")
 
@@ -175,6 +181,7 @@ class Command(BaseCommand):
                 slow_back_seconds=options["slow_back_seconds"],
                 heartbeat_seconds=options["heartbeat_seconds"],
                 session_seconds=options["session_seconds"],
+                boot_delay=options["boot_delay"],
                 rng=random.Random(rng.random()),
                 **facts,
             )
