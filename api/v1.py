@@ -63,7 +63,10 @@ def _charger_out(charger) -> dict:
         charger, restarting=charger.restart_state in RestartJob.State.restarting()
     )
     row = restart_selectors.row_restart(
-        charger.restart_state, charger.restart_finished_at, not_before=charger.restart_not_before
+        charger.restart_state,
+        charger.restart_finished_at,
+        not_before=charger.restart_not_before,
+        plan_tz=charger.restart_plan_tz,
     )
     return {
         "id": charger.pk,

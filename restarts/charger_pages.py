@@ -39,6 +39,7 @@ def charger_page(charger) -> dict:
     charger.restart_state = jobs[0].state if jobs else None
     charger.restart_finished_at = jobs[0].finished_at if jobs else None
     charger.restart_not_before = jobs[0].request.not_before if jobs else None
+    charger.restart_plan_tz = charger.group.organisation.time_zone
     cancellable = bool(jobs) and is_not_yet_sent(jobs[0])
     return {"jobs": jobs, "poll": attach_row_restarts([charger]), "cancellable": cancellable}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,21 +38,29 @@ def with_latest_restart(qs: QuerySet) -> QuerySet:
         restart_state=Subquery(latest.values("state")[:1]),
         restart_finished_at=Subquery(latest.values("finished_at")[:1]),
         restart_not_before=Subquery(latest.values("request__not_before")[:1]),
+        # A plan is shown in the time zone it was made in: the organisation's.
+        restart_plan_tz=F("group__organisation__time_zone"),
     )
 
 
-def plan_text(not_before) -> str:
-    """A planned time as rows show it: 03:00 within a day, else with its date (in the
-    reader's time zone)."""
+def plan_text(not_before, tz_name: str | None = None) -> str:
+    """A planned time as rows show it: 03:00 within a day, else with its date; in the
+    organisation's time zone `tz_name` (the portal's when none or unknown)."""
     if not_before is None:
         return ""
-    local = timezone.localtime(not_before)
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = None
+    local = timezone.localtime(not_before, tz)
     if not_before - timezone.now() < timedelta(hours=23):
         return formats.time_format(local, "H:i")
     return formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
-def row_restart(state: str | None, finished_at, now=None, not_before=None) -> RowRestart | None:
+def row_restart(
+    state: str | None, finished_at, now=None, not_before=None, plan_tz=None
+) -> RowRestart | None:
     """What the row says about its latest job, from the state table: an unfinished one
     always; a final one for a day after it ended, if its state has a row text; a planned
     one with its time."""
@@ -66,7 +75,7 @@ def row_restart(state: str | None, finished_at, now=None, not_before=None) -> Ro
     return RowRestart(
         state=member.value,
         busy=member.value in State.holding_row(),
-        text=str(meaning.row_text) % {"time": plan_text(not_before)}
+        text=str(meaning.row_text) % {"time": plan_text(not_before, plan_tz)}
         if member == State.PLANNED
         else str(meaning.row_text),
         kind=meaning.badge,
@@ -85,6 +94,7 @@ def attach_row_restarts(chargers) -> str | None:
             charger.restart_finished_at,
             now,
             getattr(charger, "restart_not_before", None),
+            getattr(charger, "restart_plan_tz", None),
         )
         if charger.restart and charger.restart.restarting:
             polls.add("2s")

@@ -145,7 +145,7 @@ def restart_confirm(request):
     message = _("Chargers being restarted: %(count)d.") % {"count": count}
     if restart_request.not_before:
         message = _("Chargers planned for restart at %(time)s: %(count)d.") % {
-            "time": selectors.plan_text(restart_request.not_before),
+            "time": selectors.plan_text(restart_request.not_before, request.POST.get("plan_tz")),
             "count": count,
         }
     if not request.htmx:

@@ -185,3 +185,20 @@ def test_the_api_lists_requests_by_source_and_state_with_paging(client, fleet):
     assert item["not_before"] is not None
     assert client.get("/api/v1/restarts", {"state": "soon"}, **auth).status_code == 422
     assert client.get("/api/v1/restarts", {"page_size": 1000}, **auth).status_code == 422
+
+
+def test_rows_show_the_plan_in_the_organisations_time_zone(client, fleet):
+    fleet.org.time_zone = "Europe/London"
+    fleet.org.save()
+    london = zoneinfo.ZoneInfo("Europe/London")
+    local_now = timezone.localtime(timezone.now(), london)
+    three = plans.default_plan(london, now=local_now)
+    if three - local_now > timedelta(hours=22):  # keep it within a day: shown as a time
+        three -= timedelta(days=1)
+        three = max(three, local_now + timedelta(minutes=5)).replace(second=0, microsecond=0)
+    restart_request_create(user=fleet.admin, charger_ids=[fleet.ready[0].pk], not_before=three)
+    client.force_login(fleet.admin)
+    rows = client.get("/chargers/", headers=HTMX).content.decode()
+    assert f'data-restart-state="planned">Planlagt {three:%H:%M}</span>' in rows
+    item = client.get("/api/v1/chargers", {"q": fleet.ready[0].name}, **bearer(fleet.admin))
+    assert item.json()["items"][0]["restart"]["text"] == f"Planlagt {three:%H:%M}"
