@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from api import errors, v1, v1_exports, v1_history, wallbox  # noqa: F401 - v1_history adds to v1
+from api import (
+    errors,
+    healing,
+    v1,
+    v1_exports,
+    v1_history,  # noqa: F401 - adds to v1
+    wallbox,
+)
 from api.auth import BearerToken, Session
 from api.throttling import AddressThrottle, UserThrottle
 
@@ -35,3 +42,4 @@ errors.install(api)
 api.add_router("", wallbox.router)
 api.add_router("api/v1/", v1_exports.router)  # before v1: see v1_exports.py
 api.add_router("api/v1/", v1.router)  # with v1_history's list of restarts on it
+api.add_router("api/v1/", healing.router)

@@ -71,6 +71,12 @@ class Charger(models.Model):
     sessions = models.JSONField(_("charging sessions"), default=dict, blank=True, editable=False)
     session_active = models.BooleanField(_("charging session running"), default=False)
     session_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last FirmwareStatusNotification (1.6 and 2.0.1 words) and when it came: a charger
+    # in the middle of an update must not be restarted (it can brick it).
+    firmware_status = models.CharField(
+        _("firmware update status"), max_length=32, blank=True, editable=False
+    )
+    firmware_status_at = models.DateTimeField(null=True, blank=True, editable=False)
     # What the gateway saw at the last connection: the profile the charger proved (3 with a
     # certificate bound to its id, 2 over TLS, else 1) and when that certificate expires.
     connection_security_profile = models.PositiveSmallIntegerField(
@@ -103,6 +109,30 @@ class Charger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.charge_point_id})"
+
+    # FirmwareStatusNotification words that mean an update is under way (1.6 and 2.0.1);
+    # the others (Idle, Installed, …Failed) mean none is.
+    FIRMWARE_UPDATING = (
+        "Downloading",
+        "Downloaded",
+        "DownloadScheduled",
+        "DownloadPaused",
+        "SignatureVerified",
+        "InstallScheduled",
+        "Installing",
+        "InstallRebooting",
+    )
+
+    def firmware_updating(self, now=None, *, stale_after: float = 7200) -> bool:
+        """It last reported an update under way, less than `stale_after` seconds ago.
+
+        A charger that never reports the end of its update counts as updating only that
+        long: the last word of a charger that lost power mid-update must not block it forever.
+        """
+        if self.firmware_status not in self.FIRMWARE_UPDATING or self.firmware_status_at is None:
+            return False
+        now = now or timezone.now()
+        return now - self.firmware_status_at < timedelta(seconds=stale_after)
 
     def set_ocpp_password(self, raw: str | None) -> None:
         """Store a keyed hash of `raw` (chargers/credentials.py); None or "": no password."""

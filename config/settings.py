@@ -265,6 +265,18 @@ RESTART_RELEASE_DEBOUNCE = envint("RESTART_RELEASE_DEBOUNCE", 30)
 # That release runs this long after the first finish, so finishes in a burst share it.
 RESTART_RELEASE_DELAY = envfloat("RESTART_RELEASE_DELAY", 0.5)
 
+# Self-healing (restarts/healing/): how often the beat looks for stuck chargers (seconds),
+HEALING_INTERVAL = envfloat("HEALING_INTERVAL", 30)
+# how often each connected charger of a group with self-healing on is probed (seconds),
+HEALING_PROBE_EVERY = envint("HEALING_PROBE_EVERY", 300)
+# how long a probe (TriggerMessage) waits for its answer, how many are sent per sweep,
+HEALING_PROBE_TIMEOUT = envfloat("HEALING_PROBE_TIMEOUT", 10)
+HEALING_PROBE_BATCH = envint("HEALING_PROBE_BATCH", 500)
+# how long after a step the charger's health is judged,
+HEALING_SETTLE = envint("HEALING_SETTLE", 60)
+# and how long an unfinished firmware update holds restarts back at most.
+HEALING_FIRMWARE_STALE = envint("HEALING_FIRMWARE_STALE", 7200)
+
 # "Genstart" on everything matching a filter posts one field per charger.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)
 
@@ -281,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "restarts.enforce_deadlines",
         "schedule": RESTART_ENFORCE_INTERVAL,
         "options": {"expires": RESTART_ENFORCE_INTERVAL},
+    },
+    "restarts-self-healing": {
+        "task": "restarts.self_healing",
+        "schedule": HEALING_INTERVAL,
+        "options": {"expires": HEALING_INTERVAL},
     },
     # Planned restarts whose time has come join the queue (restarts/plans.py).
     "restarts-release-planned": {

@@ -21,6 +21,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("chargers/", include("chargers.urls")),
     path("restarts/", include("restarts.urls")),
+    path("", include("restarts.healing.urls")),
     path("", include("tenancy.urls_groups")),
     path("admin/", admin.site.urls),
     # The API last: Wallbox-compatible paths at the root, our own under api/v1/.

@@ -17,6 +17,14 @@ The habits (``BEHAVIOURS``), as the simulated charger (``simulator.py``) plays t
 - ``unregistered``: on each socket sends its BootNotification only ``boot_delay``
   seconds after connecting, and refuses a Reset before that with CallError SecurityError.
 
+Timed habits take seconds and join a behaviour with ``+`` (``reject+faulted_after=30``),
+once per run, counted from the first boot (``TimedHabits``):
+
+- ``faulted_after=SECONDS``: then reports connector 1 ``Faulted`` and stays so until a
+  Reset reboots it;
+- ``unresponsive_after=SECONDS``: then stays connected (heartbeats go on) but answers
+  no call of the gateway, except a Reset, which reboots it healthy.
+
 ``assign_behaviours`` hands them out over a fleet. The charger-side ChargePoints
 (``Sim16``, ``Sim201``) count what the gateway sends and leave the answers to the
 simulated charger they belong to (their ``sim``).
@@ -57,6 +65,30 @@ BEHAVIOURS = (
 )
 CHARGING_BEHAVIOURS = ("charging", "two_sessions")
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification")
+TIMED_HABITS = ("faulted_after", "unresponsive_after")
+
+
+def split_habits(spec: str) -> tuple[str, dict[str, float]]:
+    """ "reject+faulted_after=30" -> ("reject", {"faulted_after": 30.0}); ValueError if unknown."""
+    behaviour, timed = "accept", {}
+    for part in (spec or "accept").split("+"):
+        name, sep, value = part.strip().partition("=")
+        if name in TIMED_HABITS and sep:
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = -1.0
+            if not 0 <= seconds < 1e7:
+                raise ValueError(f"{name} takes seconds, got {value!r}")
+            timed[name] = seconds
+        elif name in BEHAVIOURS and not sep:
+            behaviour = name
+        else:
+            raise ValueError(
+                f"unknown behaviour {part!r}; one of {', '.join(BEHAVIOURS)}, "
+                f"or {'=SECONDS, '.join(TIMED_HABITS)}=SECONDS"
+            )
+    return behaviour, timed
 
 
 def now_iso() -> str:
@@ -71,8 +103,7 @@ def assign_behaviours(
 ) -> dict[str, str]:
     """Explicit behaviours first; each share then takes that fraction of the fleet from the rest."""
     for kind in list(explicit.values()) + list(shares):
-        if kind not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {kind!r}; one of {', '.join(BEHAVIOURS)}")
+        split_habits(kind)  # raises ValueError for an unknown one
     result = {cp_id: explicit.get(cp_id, "accept") for cp_id in ids}
     free = [cp_id for cp_id in ids if cp_id not in explicit]
     rng.shuffle(free)
@@ -113,6 +144,9 @@ class _SimMixin:
                     return  # the power goes before the answer leaves
             elif action == "TriggerMessage":
                 self.sim.stats.trigger_messages += 1
+            if self.sim.habits.unresponsive and action != "Reset":
+                self.sim.stats.unanswered += 1
+                return  # the unresponsive_after habit: a zombie that hears but says nothing
         await super().route_message(raw_msg)
 
 
@@ -245,3 +279,44 @@ class ChargingSession:
             transaction_info=info,
             evse={"id": self.connector, "connector_id": 1},
         )
+
+
+# -- the timed habits ---------------------------------------------------------------------
+class TimedHabits:
+    """``faulted_after`` and ``unresponsive_after``: once per run, counted from the first
+    boot (a reconnect does not start the clock again); a Reset that reboots the charger
+    ends them. `sim` is the simulated charger."""
+
+    def __init__(self, sim, timed: dict[str, float]):
+        self.sim = sim
+        self.timed = dict(timed)
+        self.faulted = False
+        self.unresponsive = False
+        self._due: dict[str, float] = {}
+        self._fired: set[str] = set()
+
+    def start(self) -> None:
+        """The charger is online and reported its status: (re)arm what has not fired yet."""
+        now = asyncio.get_running_loop().time()
+        for name, seconds in self.timed.items():
+            due = self._due.setdefault(name, now + seconds)
+            if name not in self._fired:
+                self.sim.spawn(self._fire_later(name, due))
+
+    async def _fire_later(self, name: str, due: float) -> None:
+        await asyncio.sleep(max(due - asyncio.get_running_loop().time(), 0))
+        if name in self._fired:
+            return
+        self._fired.add(name)
+        logger.info("%s: %s now", self.sim.id, name)
+        if name == "faulted_after":
+            self.faulted = True
+            cp = self.sim.current_connection
+            if cp is not None:
+                await self.sim.send_status(cp)
+        else:
+            self.unresponsive = True
+
+    def reset(self) -> None:
+        """Rebooted by a Reset: healthy again."""
+        self.faulted = self.unresponsive = False

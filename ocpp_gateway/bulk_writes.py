@@ -133,6 +133,19 @@ def session(events: list[tuple]) -> list[tuple]:
     return [(*e, left[e[1]]) for e in events if e[1] in left]
 
 
+def firmware(events: list[tuple]) -> list[tuple]:
+    """("firmware", pk, at, status) …: the charger's last FirmwareStatusNotification."""
+    updated = _update(
+        f"{_name('firmware_status')} = v.status, {_name('firmware_status_at')} = v.at",
+        [
+            ("pk", "bigint", [e[1] for e in events]),
+            ("at", "timestamptz", [e[2] for e in events]),
+            ("status", "text", [e[3] for e in events]),
+        ],
+    )
+    return [e for e in events if e[1] in updated]
+
+
 def faults(events: list[tuple]) -> list[tuple]:
     """("fault", pk, at, faulted) …: history only (the recorder inserts it), no row change."""
     return events
@@ -144,6 +157,7 @@ EVENTS: dict[str, Callable[[list[tuple]], list[tuple]]] = {
     "booted": booted,
     "session": session,
     "fault": faults,
+    "firmware": firmware,
 }
 
 

@@ -338,6 +338,10 @@ class GatewayChargePointMixin:
     def _record_session(self, op: str, key: str, transaction_id: str) -> None:
         self.recorder.session(self.charger_pk, timezone.now(), op, key, transaction_id)
 
+    def _record_firmware(self, status: str) -> None:
+        """A FirmwareStatusNotification: self-healing leaves a charger mid-update alone."""
+        self.recorder.firmware(self.charger_pk, timezone.now(), str(status)[:32])
+
     def _record_boot(self, reason: str, **facts) -> None:
         self.boot_seen = True
         self.recorder.booted(self.charger_pk, timezone.now(), reason, facts, self.connected_at)

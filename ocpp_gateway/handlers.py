@@ -91,7 +91,8 @@ class ChargePoint16(GatewayChargePointMixin, v16.ChargePoint):
         return result16.DataTransfer(status="UnknownVendorId")
 
     @on(Action16.firmware_status_notification)
-    def on_firmware_status_notification(self, **kwargs):
+    def on_firmware_status_notification(self, status, **kwargs):
+        self._record_firmware(status)
         return result16.FirmwareStatusNotification()
 
     @on(Action16.diagnostics_status_notification)
@@ -184,7 +185,8 @@ class ChargePoint201(GatewayChargePointMixin, v201.ChargePoint):
         return result201.SecurityEventNotification()
 
     @on(Action201.firmware_status_notification)
-    def on_firmware_status_notification(self, **kwargs):
+    def on_firmware_status_notification(self, status, **kwargs):
+        self._record_firmware(status)
         return result201.FirmwareStatusNotification()
 
     @on(Action201.log_status_notification)

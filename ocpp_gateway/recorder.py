@@ -126,6 +126,10 @@ class Recorder:
     def status(self, charger_id: int, at: datetime, status: str, connector_id: int | None) -> None:
         self._buffers.statuses[charger_id] = (status, connector_id, at)
 
+    def firmware(self, charger_id: int, at: datetime, status: str) -> None:
+        """A FirmwareStatusNotification (Downloading, Installing, Installed, …)."""
+        self._buffers.events.append(("firmware", charger_id, at, status))
+
     def fault(self, charger_id: int, at: datetime, faulted: bool) -> None:
         """Any connector of the charger went Faulted (True) or none is any more (False)."""
         self._buffers.events.append(("fault", charger_id, at, faulted))
@@ -399,6 +403,14 @@ def _session_signal(
     )
 
 
+def _write_firmware(pk: int, at: datetime, status: str) -> None:
+    Charger.objects.filter(pk=pk).update(firmware_status=status, firmware_status_at=at)
+
+
+def _no_signal(*event) -> None:
+    """Facts nobody listens for: written, nothing to tell."""
+
+
 def _fault_history(pk: int, at: datetime, faulted: bool) -> None:
     history.note(pk, at, ChargerEvent.Kind.FAULTED if faulted else ChargerEvent.Kind.RECOVERED)
 
@@ -410,6 +422,7 @@ _EVENT_SIGNALS = {
     "booted": _booted_signal,
     "session": _session_signal,
     "fault": _fault_history,
+    "firmware": _no_signal,
 }
 
 _EVENT_WRITERS = {
@@ -418,6 +431,7 @@ _EVENT_WRITERS = {
     "booted": _write_booted,
     "session": _write_session,
     "fault": _fault_history,
+    "firmware": _write_firmware,
 }
 
 

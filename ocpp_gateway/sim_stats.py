@@ -21,6 +21,8 @@ class ChargerStats:
     received: Counter = field(default_factory=Counter)
     sessions_started: int = 0
     sessions_ended: int = 0
+    # Calls left unanswered on purpose (the unresponsive_after habit).
+    unanswered: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -36,4 +38,5 @@ class ChargerStats:
             "received": dict(self.received),
             "sessions_started": self.sessions_started,
             "sessions_ended": self.sessions_ended,
+            "unanswered": self.unanswered,
         }

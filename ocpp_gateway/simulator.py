@@ -34,12 +34,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ocpp_gateway.behaviours import (
-    BEHAVIOURS,
     CHARGING_BEHAVIOURS,
     ChargingSession,
     Sim16,
     Sim201,
+    TimedHabits,
     now_iso,
+    split_habits,
 )
 from ocpp_gateway.sim_stats import ChargerStats
 from ocpp_gateway.sim_transport import check_transport, client_ssl_context  # noqa: F401
@@ -76,8 +77,7 @@ class SimulatedCharger:
         ssl_context: ssl.SSLContext | None = None,
     ):
         check_transport(url, security_profile, ssl_context)
-        if behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {behaviour!r}; one of {', '.join(BEHAVIOURS)}")
+        behaviour, timed = split_habits(behaviour)  # ValueError for an unknown one
         if ocpp_version not in SUBPROTOCOL:
             raise ValueError(f"unknown OCPP version {ocpp_version!r}")
         self.id = charge_point_id
@@ -118,6 +118,7 @@ class SimulatedCharger:
         if behaviour == "two_sessions":
             self.sessions.append(ChargingSession(self, 2 * session_seconds, connector=2))
         self.reset_scheduled = False
+        self.habits = TimedHabits(self, timed)
 
     @property
     def charging(self) -> bool:
@@ -249,6 +250,7 @@ class SimulatedCharger:
                 await session.begin(cp)
             if session.running:
                 self.spawn(session.finish_later())
+        self.habits.start()
         if self.behaviour == "pings_only":  # alive by websocket pings and pongs alone
             await asyncio.Future()
         interval = interval or 60
@@ -289,6 +291,8 @@ class SimulatedCharger:
         return call16 if self.ocpp_version == "1.6" else call201
 
     def _status_word(self, session: ChargingSession) -> str:
+        if self.habits.faulted and session.connector == 1:
+            return "Faulted"
         if session.running:
             return "Charging" if self.ocpp_version == "1.6" else "Occupied"
         return "Available"
@@ -339,6 +343,7 @@ class SimulatedCharger:
         return "RemoteReset" if self.stats.resets else "PowerUp"
 
     async def reboot_now(self, reason: str) -> None:
+        self.habits.reset()
         cp = self._cp
         for session in self.sessions:
             if cp is not None and session.running:

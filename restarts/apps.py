@@ -12,5 +12,8 @@ class RestartsConfig(AppConfig):
         # task honours CELERY_TASK_ALWAYS_EAGER as delay() does. Then add the restart
         # pieces to the charger pages (chargers/extensions.py).
         from restarts import charger_pages, receivers, tasks  # noqa: F401
+        from restarts.healing import charger_pages as healing_pages
+        from restarts.healing import tasks as healing_tasks  # noqa: F401
 
         charger_pages.register()
+        healing_pages.register()

@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy
 
 from chargers.access import manageable_chargers, visible_chargers
 from chargers.models import Charger
-from restarts.models import RestartJob
+from restarts.healing.policy import PolicyMap
+from restarts.models import RestartJob, RestartRequest
 from tenancy import access
 from tenancy.ids import parse_id
 from tenancy.models import Subscription
@@ -194,6 +195,10 @@ def rights_lost(jobs: Iterable[RestartJob], *, now=None) -> dict[int, str]:
     lost: dict[int, str] = {}
     for user_id, user_jobs in by_user.items():
         user = user_jobs[0].request.requested_by if user_id else None
+        if user_id is None:
+            # Nobody asked: self-healing did, and may still if the group's policy is on.
+            lost.update(_automatic_rights_lost(user_jobs, chargers))
+            continue
         if user is None or not user.is_active:
             lost.update(dict.fromkeys((job.pk for job in user_jobs), "not_allowed"))
             continue
@@ -210,3 +215,41 @@ def rights_lost(jobs: Iterable[RestartJob], *, now=None) -> dict[int, str]:
             elif lacks_business(chargers[job.charger_id], several=several, now=now):
                 lost[job.pk] = "no_business"
     return lost
+
+
+def _automatic_rights_lost(jobs: list[RestartJob], chargers: dict) -> dict[int, str]:
+    """Self-healing's jobs keep their right while the policy over the charger is on."""
+    policies = PolicyMap()
+    lost = {}
+    for job in jobs:
+        policy = policies.for_path(chargers[job.charger_id].group.path)
+        automatic = job.request.source == RestartRequest.Source.AUTO
+        if not (automatic and policy and policy.enabled):
+            lost[job.pk] = "not_allowed"
+    return lost
+
+
+def evaluate_automatic(chargers: QuerySet) -> Evaluation:
+    """The same rule for a restart the portal asks for by itself (self-healing).
+
+    No person asks, so there is no role to check and no visibility: the policy of the
+    charger's group stands in for the admin's decision. The charger must still be
+    connected, restartable remotely and not restarting already. One charger at a time,
+    so no Business subscription is needed (as for a person's single restart).
+    """
+    result = Evaluation()
+    unfinished = RestartJob.objects.filter(
+        charger=OuterRef("pk"), state__in=RestartJob.State.unfinished()
+    )
+    for charger in chargers.annotate(restarting=Exists(unfinished)).order_by("pk"):
+        if not charger.is_connected:
+            code = "not_connected"
+        elif not charger.supports_remote_restart:
+            code = "no_remote_restart"
+        elif charger.restarting:
+            code = "restarting"
+        else:
+            result.eligible.append(Eligible(charger=charger, charging=charger.session_active))
+            continue
+        result._leave_out(code, charger)
+    return result

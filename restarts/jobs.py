@@ -32,10 +32,12 @@ from restarts.waves import release_on_commit
 State = RestartJob.State
 
 
-def _reset_type(charger: Charger, mode: str) -> str:
+def _reset_type(charger: Charger, mode: str, source: str = "") -> str:
     now = mode == RestartRequest.Mode.NOW
     if charger.ocpp_version == Charger.OcppVersion.V201:
-        return "Immediate" if now or not charger.session_active else "OnIdle"
+        # Self-healing's gentle step is OnIdle whatever the charger said last.
+        gentle = charger.session_active or source == RestartRequest.Source.AUTO
+        return "Immediate" if now or not gentle else "OnIdle"
     return "Hard" if now else "Soft"
 
 
@@ -77,7 +79,9 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
         ):
             wait.append(job.pk)
         else:
-            by_type.setdefault(_reset_type(charger, job.request.mode), []).append(job)
+            by_type.setdefault(
+                _reset_type(charger, job.request.mode, job.request.source), []
+            ).append(job)
     freed = False
     for code, ids in skip.items():
         skipped = RestartJob.objects.filter(pk__in=ids)

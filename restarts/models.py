@@ -41,6 +41,8 @@ class RestartRequest(models.Model):
     class Source(models.TextChoices):
         WEB = "web", _("Web")
         API = "api", _("API")
+        # Self-healing (restarts/healing/): the portal restarts a stuck charger by itself.
+        AUTO = "auto", _("Self-healing")
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -57,6 +59,8 @@ class RestartRequest(models.Model):
     # The ids as asked, including ones that were left out (never shown to others).
     asked_ids = models.JSONField(_("asked for"), default=list)
     idempotency_key = models.CharField(max_length=64, blank=True)
+    # Why, when the portal asked by itself (self-healing: the rule that fired and the step).
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
     # A planned restart: its jobs wait as `planned` until then (a beat task releases them).
     not_before = models.DateTimeField(_("planned for"), null=True, blank=True)
     # Users have no stored language: the summary e-mail speaks the one the request was
@@ -361,3 +365,7 @@ class RestartJob(models.Model):
     @property
     def state_meaning(self) -> StateMeaning:
         return self.State(self.state).meaning
+
+
+# Self-healing's models live beside the restarts they make (app label "restarts").
+from restarts.healing.models import HealingCase, HealingPolicy  # noqa: E402, F401

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from restarts import matching, plans
 from restarts.eligibility import REASONS, Evaluation, clean_ids, evaluate
 from restarts.models import RestartJob, RestartRequest
 from restarts.queue import queue_available
-from restarts.waves import restart_jobs_release
+from restarts.waves import release_on_commit, restart_jobs_release
 from tenancy import access, audit
 from tenancy.models import Group
 
@@ -221,6 +222,7 @@ def restart_request_create_matching(
             "filter": matching.filter_params(params),
             "removed": sorted(removed_ids),
         },
+        release_now=len(chosen) <= settings.RESTART_SEND_BATCH,
     )
     return RestartStarted(restart_request, summary)
 
@@ -296,9 +298,20 @@ def _claim(*, user, now, ip, source, mode, key, ids, plan) -> RestartRequest | R
 
 
 def _start_jobs(
-    restart_request, *, user, ip, now, chargers, groups, audit_after, evaluation=None
+    restart_request,
+    *,
+    user,
+    ip,
+    now,
+    chargers,
+    groups,
+    audit_after,
+    evaluation=None,
+    release_now=True,
 ) -> None:
-    """One job per (charger id, group id, charge point id), the audit event, the first wave."""
+    """One job per (charger id, group id, charge point id), the audit event, the first wave
+    (now, or with `release_now` False by a release task right after commit: the answer
+    to OKAY for thousands does not wait for their first wave to be claimed and queued)."""
     planned = restart_request.not_before is not None
     try:
         with transaction.atomic():
@@ -324,8 +337,12 @@ def _start_jobs(
             **({"not_before": restart_request.not_before.isoformat()} if planned else {}),
         },
     )
-    if not planned:  # a plan's jobs wait for the beat (plans.restart_jobs_release_planned)
+    if planned:  # a plan's jobs wait for the beat (plans.restart_jobs_release_planned)
+        return
+    if release_now:
         restart_jobs_release(group_ids=set(groups), now=now)
+    else:
+        release_on_commit()
 
 
 def _insert_jobs(restart_request: RestartRequest, charger_ids: list[int], now) -> None:

@@ -164,6 +164,19 @@ def group_move_targets(user, group: Group) -> QuerySet[Group]:
     )
 
 
+# -- self-healing (restarts/healing) -----------------------------------------
+
+
+def can_read_self_healing(user, group: Group) -> bool:
+    """See a group's self-healing policy and what it did: its admins (they get its e-mails)."""
+    return role_in_group(user, group) in MANAGE_ROLES
+
+
+def can_set_self_healing(user, group: Group) -> bool:
+    """Turn self-healing on or off and set its limits: super-admin over the group."""
+    return role_in_group(user, group) == Role.SUPER_ADMIN
+
+
 # -- chargers ----------------------------------------------------------------
 
 

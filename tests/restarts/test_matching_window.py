@@ -165,3 +165,21 @@ def test_several_without_business_are_left_out_in_the_summary(client, fleet):
     assert "<strong data-restart-count>0</strong>" in body
     assert "2 flere ad gangen kræver et Wallbox-erhverv-abonnement" in body
     assert re.search(r'value="default" class="primary" data-restart-submit\s+disabled', body)
+
+
+def test_okay_for_thousands_answers_before_the_first_wave_which_a_task_releases(
+    client, fleet, restarts_queue, settings, django_capture_on_commit_callbacks
+):
+    from restarts import queue
+    from restarts.waves import restart_jobs_release
+
+    settings.RESTART_SEND_BATCH = 5  # "thousands": more than one send batch
+    many(fleet.site, 12, "Mange")
+    client.force_login(fleet.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert okay(client, {"q": "Mange"}).status_code == 200
+    jobs = RestartJob.objects.all()
+    assert jobs.count() == 12 and not jobs.filter(released_at__isnull=False).exists()
+    queued = b"".join(restarts_queue.lrange("restarts", 0, -1))
+    assert queue.RELEASE_WAITING_JOBS.encode() in queued  # the wave follows in the background
+    assert len(restart_jobs_release()) == 10  # RESTART_WAVE_SIZE of the group

@@ -147,8 +147,35 @@ def restart_selection(world, target):
     return {"charger": world["chargers"][target].pk, "idempotency_key": f"matrix-{target}"}
 
 
+def healing_policy(world, target):
+    return {
+        "enabled": True,
+        "faulted_minutes": 15,
+        "unresponsive": True,
+        "max_per_charger_day": 3,
+        "max_per_group_hour": 10,
+    }
+
+
+def group_id(world, target):
+    return {"group_id": world["groups"][target].pk}
+
+
 ROWS: list[Row] = [
     Row("logout", "login", method="post"),
+    # Selvhelbredelse (issue 16): admins read it, super-admins change it.
+    Row("healing:group", "manage", kwargs=group),
+    Row("healing:group", "tree", method="post", kwargs=group, data=healing_policy),
+    Row("api:self_healing_get", "manage", kwargs=group_id, api=True),
+    Row(
+        "api:self_healing_put",
+        "tree",
+        method="put",
+        kwargs=group_id,
+        data=healing_policy,
+        api=True,
+        content_type="application/json",
+    ),
     Row("chargers:list", "login", lists="see"),
     Row("chargers:detail", "see", kwargs=charger),
     Row("restarts:window", "manage", data=restart_selection, lists="manage"),

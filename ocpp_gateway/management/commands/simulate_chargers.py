@@ -88,7 +88,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="ID=KIND",
-            help=f"per-charger behaviour, one of: {', '.join(BEHAVIOURS)}",
+            help=f"per-charger behaviour, one of: {', '.join(BEHAVIOURS)}; timed habits "
+            "join one with +: reject+faulted_after=30, unresponsive_after=SECONDS",
         )
         parser.add_argument(
             "--share",

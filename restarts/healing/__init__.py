@@ -1,0 +1,1 @@
+"""Self-healing restarts (issue 16): policy, engine, pages. See models.py."""

@@ -1,0 +1,94 @@
+"""One e-mail to a group's admins when self-healing could not heal a charger.
+
+Sent once per case (a conditional update claims it), after the case is closed: the
+charger, what was tried and what each step came to, and why it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from restarts.healing.models import HealingCase
+from tenancy.models import Membership
+
+log = logging.getLogger(__name__)
+
+
+def admins_of(group) -> list[str]:
+    """E-mail addresses of the admins and super-admins over `group` (ancestors included)."""
+    return sorted(
+        set(
+            Membership.objects.filter(
+                group_id__in=group.ancestor_ids(),
+                role__in=Membership.MANAGING_ROLES,
+                user__is_active=True,
+            )
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
+
+
+def healing_case_notify(*, case_id: int) -> bool:
+    """Tell the charger's admins that its case ended unhealed; at most once. True if sent."""
+    claimed = HealingCase.objects.filter(
+        pk=case_id, outcome__in=HealingCase.NOT_HEALED, notified_at__isnull=True
+    ).update(notified_at=timezone.now())
+    if not claimed:
+        return False
+    case = HealingCase.objects.select_related("charger__group__organisation").get(pk=case_id)
+    recipients = admins_of(case.charger.group)
+    if not recipients:
+        log.warning("self-healing case %s: no admin with an e-mail address to tell", case_id)
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"case": case, "charger": case.charger, "attempts": attempts_in_words(case)}
+        subject = render_to_string("restarts/healing/gave_up_subject.txt", context)
+        body = render_to_string("restarts/healing/gave_up_email.txt", context)
+    try:
+        EmailMessage(" ".join(subject.split()), body, to=recipients).send()
+    except Exception:
+        log.exception("self-healing case %s: e-mail to %d admins failed", case_id, len(recipients))
+        return False
+    return True
+
+
+def attempts_in_words(case: HealingCase) -> list[dict]:
+    """The case's steps for pages and e-mails: step name, when, what came of it."""
+    steps = dict(HealingCase.Step.choices)
+    probe_words = {
+        "answered": translation.gettext("answered"),
+        "no_answer": translation.gettext("no answer"),
+        "not_connected": translation.gettext("not connected"),
+    }
+    rows = []
+    for attempt in case.attempts:
+        state = attempt.get("state", "")
+        if attempt.get("step") == HealingCase.Step.PROBE:
+            result = probe_words.get(state, state)
+        else:
+            result = attempt.get("text") or state
+            if attempt.get("reset_type"):
+                result = f"{attempt['reset_type']}: {result}"
+        rows.append(
+            {
+                "step": steps.get(attempt.get("step"), attempt.get("step")),
+                "at": _when(attempt.get("at")),
+                "result": result,
+                "request": attempt.get("request"),
+            }
+        )
+    return rows
+
+
+def _when(value):
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
