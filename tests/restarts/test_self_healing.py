@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db.models import F
 from django.test import override_settings
@@ -61,7 +62,7 @@ def worker():
 
 
 def policy(fleet, **values):
-    settings = {
+    chosen = {
         "enabled": True,
         "faulted_minutes": 10,
         "unresponsive": False,
@@ -69,7 +70,7 @@ def policy(fleet, **values):
         "max_per_group_hour": 10,
         **values,
     }
-    healing_policy_set(actor=fleet.super_admin, group=fleet.root, values=settings)
+    healing_policy_set(actor=fleet.super_admin, group=fleet.root, values=chosen)
 
 
 def plug_in(fleet, gateway, sims, behaviour, name="Heal", **options):
@@ -164,6 +165,7 @@ def test_a_charger_that_stays_faulted_climbs_to_hard_then_gives_up_with_one_emai
     assert sorted(message.to) == ["site@example.com", "super@example.com"]
     assert "Stædig" in message.subject and charger.charge_point_id in message.body
     assert "Hard" in message.body and "Soft" in message.body
+    assert f"{settings.SITE_ROOT.rstrip('/')}/chargers/{charger.pk}/" in message.body
     assert HealingCase.objects.filter(charger=charger).count() == 1  # not taken up again
 
 
