@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core import mail
 from django.db.models import F
 from django.test import override_settings
+from django.utils import timezone
 
 from chargers.models import Charger, ChargerEvent
 from config.celery import app as celery_app
@@ -282,3 +283,23 @@ def test_a_person_can_cancel_the_automatic_restart_and_the_ladder_stops(
 
     assert cancelled.cancelled and case.outcome == "cancelled"
     assert sim.stats.resets == 0 and mail.outbox == []
+
+
+def test_a_case_that_waits_too_long_is_given_up_with_one_email(fleet, worker):
+    policy(fleet)
+    charger = make_charger(fleet.site, name="Væk", is_connected=False)
+    HealingCase.objects.create(
+        charger=charger,
+        policy_group=fleet.root,
+        rule="faulted",
+        step="soft",
+        waiting="not_connected",
+        opened_at=timezone.now() - timedelta(days=2),
+    )
+
+    healing_sweep()
+    healing_sweep()
+
+    case = ended(charger)
+    assert case.outcome == "gave_up" and "ikke forbundet" in case.outcome_detail
+    assert len(mail.outbox) == 1 and "Væk" in mail.outbox[0].subject
