@@ -88,7 +88,7 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
         freed |= bool(skipped.move(State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
     # Waiting for the session to end, it no longer holds a slot in the wave.
     waiting = RestartJob.objects.filter(pk__in=wait)
-    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now, sent_at=None))
     # Briefly gone (a reconnect storm): wait for it (waiting.py), up to
     # RESTART_RECONNECT_WAIT, without holding a slot in the wave.
     gone = RestartJob.objects.filter(pk__in=away)

@@ -101,13 +101,17 @@ def test_an_answer_lost_in_a_hard_reset_is_done_by_the_boot_that_follows(fleet, 
     assert sim.stats.resets == 1 and sim.stats.boots == 2
 
 
-def test_a_201_restart_keeps_the_boot_reason(fleet, gateway, sims):
+def test_a_201_restart_keeps_the_boot_reason_and_the_history_shows_it(fleet, gateway, sims, client):
     charger, sim = plug_in(fleet, gateway, sims, "Tyve", ocpp_version="2.0.1")
     (job,) = restart(fleet, charger)
     tasks.send_resets([job.pk])
     wait_for(lambda: fresh(job).state == "done", message="done")
     job = fresh(job)
     assert job.boot_reason == "RemoteReset" and job.reset_type == "Immediate"
+
+    client.force_login(fleet.super_admin)
+    page = client.get(f"/restarts/history/{job.request_id}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "(BootNotification: RemoteReset)" in page.content.decode()
 
 
 @override_settings(RESTART_BOOT_GRACE=0)
