@@ -369,9 +369,9 @@ class CancelOut(RestartOut):
 )
 def restart_cancel(request, restart_id: int):
     """Cancels the request's unfinished jobs on chargers you manage whose Reset has not
-    gone out (queued, waiting, held back for a session); each ends `cancelled`. Jobs
-    already sent are left to finish and counted in `underway`. Audited. Calling it again
-    cancels nothing more."""
+    gone out (planned, queued, waiting, held back for a session); each ends `cancelled`.
+    Jobs already sent are left to finish and counted in `underway`. Audited. Calling it
+    again cancels nothing more."""
     try:
         result = cancel.restart_request_cancel(
             user=request.auth, request_id=restart_id, ip=client_ip(request)
