@@ -7,6 +7,9 @@ job)`); a second worker or beat run waits on that row and then finds it claimed,
 there is exactly one e-mail per request. The claim and the sending share a
 transaction: if the mail server refuses, the claim is undone and the next run tries
 again. Requests that ended without a failure are claimed too, and mail nobody.
+An e-mail that can never go (Django cannot build it for the requester's address, or
+the server refuses every recipient) is given up with the claim kept: undone, it would
+stand first in every run and stop the summaries of everyone after it.
 
 The e-mail speaks the language the request was made in (`RestartRequest.language`;
 users have no stored language) and names only chargers the requester still manages.
@@ -14,7 +17,9 @@ users have no stored language) and names only chargers the requester still manag
 
 from __future__ import annotations
 
+import copy
 import logging
+import smtplib
 from urllib.parse import urljoin
 
 from django.conf import settings
@@ -34,6 +39,25 @@ log = logging.getLogger(__name__)
 # Chargers listed by name in one e-mail; the rest are counted (the link shows all).
 LISTED = 100
 BATCH = 200
+
+
+def _undeliverable(exc: Exception, message) -> bool:
+    """A failure of this one e-mail, not of the mail server or our settings, that trying
+    again cannot help: Django cannot build it for the requester's address (the same
+    e-mail to a plain address builds), or the server refused every recipient for good
+    (5xx; a 4xx such as greylisting is worth another try). A bad DEFAULT_FROM_EMAIL
+    fails every e-mail alike: that is retried, never given up."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _text in exc.recipients.values())
+    if not isinstance(exc, ValueError):
+        return False
+    probe = copy.copy(message)
+    probe.to = ["summary-probe@example.invalid"]
+    try:
+        probe.message()
+    except ValueError:
+        return False
+    return True
 
 
 def _running():
@@ -82,7 +106,17 @@ def _summarise(pk: int) -> bool:
     if not progress.failed:
         return False
     message = summary_email(restart_request, jobs, progress)
-    message.send()
+    try:
+        message.send()
+    except Exception as exc:
+        if not _undeliverable(exc, message):
+            raise
+        log.exception(
+            "summary e-mail of restart request %s cannot be delivered to user %s; given up",
+            pk,
+            user.pk,
+        )
+        return False
     log.info("summary e-mail of restart request %s sent to user %s", pk, user.pk)
     return True
 

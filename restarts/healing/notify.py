@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from restarts.healing.models import HealingCase
@@ -48,7 +50,13 @@ def healing_case_notify(*, case_id: int) -> bool:
         log.warning("self-healing case %s: no admin with an e-mail address to tell", case_id)
         return False
     with translation.override(settings.LANGUAGE_CODE):
-        context = {"case": case, "charger": case.charger, "attempts": attempts_in_words(case)}
+        url = urljoin(settings.SITE_ROOT, reverse("chargers:detail", args=[case.charger_id]))
+        context = {
+            "case": case,
+            "charger": case.charger,
+            "attempts": attempts_in_words(case),
+            "url": url,
+        }
         subject = render_to_string("restarts/healing/gave_up_subject.txt", context)
         body = render_to_string("restarts/healing/gave_up_email.txt", context)
     try:

@@ -83,6 +83,10 @@ def _stack_env(tmp_path: Path) -> dict:
         RESTART_ENFORCE_INTERVAL="1",
         RESTART_BOOT_GRACE="5",
         RESTART_CALL_TIMEOUT="10",
+        # Self-healing's beat sweep and its waits, short for the same reason.
+        HEALING_INTERVAL="1",
+        HEALING_SETTLE="2",
+        HEALING_PROBE_TIMEOUT="2",
         PYTHONUNBUFFERED="1",
     )
     if db.get("PASSWORD"):

@@ -202,3 +202,27 @@ def test_rows_show_the_plan_in_the_organisations_time_zone(client, fleet):
     assert f'data-restart-state="planned">Planlagt {three:%H:%M}</span>' in rows
     item = client.get("/api/v1/chargers", {"q": fleet.ready[0].name}, **bearer(fleet.admin))
     assert item.json()["items"][0]["restart"]["text"] == f"Planlagt {three:%H:%M}"
+
+
+def test_all_matching_the_filter_can_be_planned_too(client, fleet):
+    client.force_login(fleet.admin)
+    window = client.get("/restarts/window/", {"scope": "filter", "q": "Syd"}, headers=HTMX)
+    assert 'name="when" value="plan"' in window.content.decode()
+    tomorrow = timezone.localtime(timezone.now(), CPH).date() + timedelta(days=1)
+    response = client.post(
+        "/restarts/confirm/",
+        {
+            "scope": "filter",
+            "q": "Syd 0",
+            "idempotency_key": "plan-matching",
+            "mode": "default",
+            "when": "plan",
+            "not_before": f"{tomorrow}T03:00",
+            "plan_tz": "Europe/Copenhagen",
+        },
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    req = RestartRequest.objects.get(idempotency_key="plan-matching")
+    assert req.not_before is not None and req.jobs.count() == 3
+    assert set(req.jobs.values_list("state", flat=True)) == {State.PLANNED}

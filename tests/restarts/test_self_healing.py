@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db.models import F
 from django.test import override_settings
+from django.utils import timezone
 
 from chargers.models import Charger, ChargerEvent
 from config.celery import app as celery_app
@@ -61,7 +63,7 @@ def worker():
 
 
 def policy(fleet, **values):
-    settings = {
+    chosen = {
         "enabled": True,
         "faulted_minutes": 10,
         "unresponsive": False,
@@ -69,7 +71,7 @@ def policy(fleet, **values):
         "max_per_group_hour": 10,
         **values,
     }
-    healing_policy_set(actor=fleet.super_admin, group=fleet.root, values=settings)
+    healing_policy_set(actor=fleet.super_admin, group=fleet.root, values=chosen)
 
 
 def plug_in(fleet, gateway, sims, behaviour, name="Heal", **options):
@@ -164,6 +166,7 @@ def test_a_charger_that_stays_faulted_climbs_to_hard_then_gives_up_with_one_emai
     assert sorted(message.to) == ["site@example.com", "super@example.com"]
     assert "Stædig" in message.subject and charger.charge_point_id in message.body
     assert "Hard" in message.body and "Soft" in message.body
+    assert f"{settings.SITE_ROOT.rstrip('/')}/chargers/{charger.pk}/" in message.body
     assert HealingCase.objects.filter(charger=charger).count() == 1  # not taken up again
 
 
@@ -280,3 +283,23 @@ def test_a_person_can_cancel_the_automatic_restart_and_the_ladder_stops(
 
     assert cancelled.cancelled and case.outcome == "cancelled"
     assert sim.stats.resets == 0 and mail.outbox == []
+
+
+def test_a_case_that_waits_too_long_is_given_up_with_one_email(fleet, worker):
+    policy(fleet)
+    charger = make_charger(fleet.site, name="Væk", is_connected=False)
+    HealingCase.objects.create(
+        charger=charger,
+        policy_group=fleet.root,
+        rule="faulted",
+        step="soft",
+        waiting="not_connected",
+        opened_at=timezone.now() - timedelta(days=2),
+    )
+
+    healing_sweep()
+    healing_sweep()
+
+    case = ended(charger)
+    assert case.outcome == "gave_up" and "ikke forbundet" in case.outcome_detail
+    assert len(mail.outbox) == 1 and "Væk" in mail.outbox[0].subject

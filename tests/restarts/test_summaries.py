@@ -1,6 +1,7 @@
 """The summary e-mail: a request that ends with a failure mails its requester, exactly once."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -14,6 +15,7 @@ from tests.restarts.fleet import make_fleet
 from tests.restarts.test_exports import make_request
 
 State = RestartJob.State
+ONE_MINUTE = timedelta(minutes=1)
 
 
 def finish(restart, state, **fields):
@@ -138,6 +140,38 @@ def test_when_the_mail_server_refuses_the_claim_is_undone_and_the_next_run_sends
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert restart_summaries_send() == [restart.pk, later.pk]
     assert len(mail.outbox) == 2
+
+
+def test_an_address_no_mail_can_reach_is_given_up_and_does_not_stop_the_others(
+    fleet, mailed_admin, caplog
+):
+    # Its e-mail can never be built (Django refuses a line break in a header): undoing
+    # the claim would put it first in every run, and nobody would get a summary again.
+    fleet.super_admin.email = "broken\n@example.com"
+    fleet.super_admin.save(update_fields=["email"])
+    stuck = make_request(fleet.super_admin, fleet.ready[:1], State.REJECTED)
+    later = make_request(mailed_admin, fleet.ready[1:2], State.REJECTED)
+    RestartRequest.objects.filter(pk=later.pk).update(requested_at=later.requested_at + ONE_MINUTE)
+
+    assert restart_summaries_send() == [later.pk]
+    assert [message.to for message in mail.outbox] == [["site-admin@example.com"]]
+    stuck.refresh_from_db()
+    assert stuck.summarised_at is not None  # given up, not tried again on every run
+    assert any("cannot be delivered" in r.getMessage() for r in caplog.records)
+    assert restart_summaries_send() == []
+
+
+def test_a_sender_address_that_breaks_every_email_is_retried_not_given_up(
+    fleet, mailed_admin, settings
+):
+    restart = make_request(mailed_admin, fleet.ready[:1], State.REJECTED)
+    settings.DEFAULT_FROM_EMAIL = "portal\n@example.com"  # our mistake, not the requester's
+    assert restart_summaries_send() == []
+    restart.refresh_from_db()
+    assert restart.summarised_at is None
+
+    settings.DEFAULT_FROM_EMAIL = "portal@example.com"
+    assert restart_summaries_send() == [restart.pk]
 
 
 def _waiting_on_a_lock() -> int:
