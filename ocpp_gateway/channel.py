@@ -8,9 +8,13 @@ messages here, and nowhere else. The JSON on the wire::
     call   {"kind": "call", "id", "cp", "action", "payload", "deadline", "reply"[, "registered"]}
     evict  {"kind": "evict", "cp", "token"}
     close_weaker {"kind": "close_weaker", "cp", "profile"}
-    reply  {"id", "outcome", "status", "payload", "detail"[, "sent_at", "answered_at"]}
+    reply  {"id", "outcome", "status", "payload", "detail"[, "sent_at", "answered_at", "written"]}
 
-``deadline`` and the optional stamps are Unix times (seconds, float). ``registered``: true
+``deadline`` and the optional stamps are Unix times (seconds, float). ``written``: the
+gateway's word on whether the call's frame went to the charger's socket: false when it
+knows it did not (refused before sending, never got its turn), true when it did (then
+``sent_at`` says when); absent when nobody can say (older gateways, replies the worker
+makes itself). ``registered``: true
 asks the gateway to send the call only to a charger whose BootNotification it accepted on
 its current socket (else the reply is ``not_registered`` and nothing is sent). A reader ignores
 keys it does not know and defaults those it misses, so a worker and a gateway of
@@ -59,10 +63,20 @@ class CallResult:
     # was written to the charger's socket, and when the charger's answer arrived.
     sent_at: float | None = None
     answered_at: float | None = None
+    # The gateway's word: False when it knows the frame was never written (nothing can
+    # have reached the charger), True when it was; None when nobody can say.
+    written: bool | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == ANSWERED
+
+    @property
+    def not_written(self) -> bool:
+        """Known never to have reached the charger's socket: the outcome says so, or the
+        gateway does (`written` false)."""
+        unsent = self.written is False or self.outcome in (NOT_CONNECTED, NOT_SENT, NOT_REGISTERED)
+        return unsent and self.sent_at is None
 
     def to_dict(self) -> dict:
         data = {
@@ -75,6 +89,8 @@ class CallResult:
             data["sent_at"] = self.sent_at
         if self.answered_at is not None:
             data["answered_at"] = self.answered_at
+        if self.written is not None:
+            data["written"] = self.written
         return data
 
     @classmethod
@@ -86,6 +102,7 @@ class CallResult:
             detail=str(data.get("detail") or ""),
             sent_at=_stamp(data.get("sent_at")),
             answered_at=_stamp(data.get("answered_at")),
+            written=data["written"] if isinstance(data.get("written"), bool) else None,
         )
 
 

@@ -246,6 +246,7 @@ class GatewayChargePointMixin:
                 channel.ERROR,
                 detail=f"{action} not sent: invalid for OCPP {self._ocpp_version}: "
                 + _short(cause),
+                written=False,
             )
 
         sent_at = None
@@ -267,18 +268,28 @@ class GatewayChargePointMixin:
         except TimeoutError:
             if sent_at is None:
                 return CallResult(
-                    channel.TIMEOUT, detail=f"{action} not sent: an earlier call was still waiting"
+                    channel.TIMEOUT,
+                    detail=f"{action} not sent: an earlier call was still waiting",
+                    written=False,
                 )
             return CallResult(
-                channel.TIMEOUT, detail=f"no answer to {action} in time", sent_at=sent_at
+                channel.TIMEOUT,
+                detail=f"no answer to {action} in time",
+                sent_at=sent_at,
+                written=True,
             )
         except (ConnectionGone, ConnectionClosed):
             if sent_at is None:
-                return CallResult(channel.NOT_CONNECTED, detail="the socket closed before sending")
+                return CallResult(
+                    channel.NOT_CONNECTED,
+                    detail="the socket closed before sending",
+                    written=False,
+                )
             return CallResult(
                 channel.TIMEOUT,
                 detail=f"the socket closed before {action} was answered",
                 sent_at=sent_at,
+                written=True,
             )
         answered_at = time.time()
 
@@ -288,6 +299,7 @@ class GatewayChargePointMixin:
                 detail=f"{response.error_code}: {response.error_description}".strip(),
                 sent_at=sent_at,
                 answered_at=answered_at,
+                written=True,
             )
         payload = response.payload if isinstance(response.payload, dict) else {}
         detail = ""
@@ -308,6 +320,7 @@ class GatewayChargePointMixin:
             detail=detail,
             sent_at=sent_at,
             answered_at=answered_at,
+            written=True,
         )
 
     def connection_lost(self) -> None:

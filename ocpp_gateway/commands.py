@@ -253,7 +253,7 @@ def send_calls(
             continue
         problem = check_route(i, route) if check_route else None
         if problem:
-            early.append((i, CallResult(ERROR, detail=problem)))
+            early.append((i, CallResult(ERROR, detail=problem, written=False)))
             continue
         request_id = f"{batch}.{i}"
         request = channel.call_request(

@@ -51,8 +51,8 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
         seconds=settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 60
     )
     done["orphaned"] = len(
-        jobs.filter(detail="", claimed_at__lt=orphaned).move(
-            State.SENT, State.SENT, detail="no_result"
+        jobs.filter(answer_lost=False, claimed_at__lt=orphaned).move(
+            State.SENT, State.SENT, detail="no_result", answer_lost=True
         )
     )
     # A lost answer is no verdict; no boot either by the boot deadline is. (A job whose
@@ -60,7 +60,7 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     lost = jobs.filter(
         Q(sent_at__lt=boot_deadline) | Q(sent_at__isnull=True, claimed_at__lt=boot_deadline)
     )
-    unsaid = lost.filter(detail="")  # its worker died: nothing was recorded
+    unsaid = lost.filter(answer_lost=False)  # its worker died: nothing was recorded
     done["no_answer"] = len(
         unsaid.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
     )

@@ -105,7 +105,12 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
                 reset_type=reset_type,
                 sent_at=None,  # a new attempt: the gateway stamps it again
                 answered_at=None,
+                answer_lost=False,  # nothing is known of this attempt's Reset yet
                 trigger_sent_at=None,
+                # Why it waited is over; the one-retry mark stays (_answer reads it).
+                detail=Case(
+                    When(detail__startswith=RETRY_MARK, then=F("detail")), default=Value("")
+                ),
             )
         )
         for job in group:
@@ -157,11 +162,17 @@ def _answer(result, now, retried: bool = False) -> tuple[str, dict]:
     elif result.outcome == channel.NOT_REGISTERED:
         # Connected, not registered yet: nothing was sent; the Reset goes after its boot.
         to, fields = State.WAITING, {"detail": NOT_REGISTERED, "claimed_at": now}
+    elif result.not_written:
+        # The gateway says it never wrote the Reset (refused it as invalid, or it never got
+        # its turn behind an earlier unanswered call): nothing reached the charger, so no
+        # later boot may confirm it. Ended, with the gateway's reason.
+        to, fields = State.SKIPPED, {"detail": (result.detail or "not sent")[:300]}
     else:
         # Timeout, the socket closed under the call, an error: we cannot know whether it
         # arrived, so never send again, and no verdict: a boot within the boot deadline
         # still shows the restart (hard resets often cut power before the answer).
-        to, fields = State.SENT, {"detail": (result.detail or "no_result")[:300]}
+        detail = (result.detail or "no_result")[:300]
+        to, fields = State.SENT, {"detail": detail, "answer_lost": True}
     if to not in RestartJob.State.unfinished():
         fields["finished_at"] = answered or now
     if result.sent_at is not None:
@@ -239,9 +250,10 @@ def written_before(opened) -> Q:
 
     Its time is the gateway's `sent_at`. A lost answer may not say it (no reply from the
     gateway at all): then the claim, before which no Reset can have left, stands in;
-    never for a job whose answer is still to be recorded.
+    only for an answer recorded as lost (`answer_lost`), never for a job whose answer is
+    still to be recorded, nor one the gateway said it never wrote.
     """
-    lost = Q(sent_at__isnull=True, state=State.SENT, claimed_at__lt=opened) & ~Q(detail="")
+    lost = Q(sent_at__isnull=True, state=State.SENT, answer_lost=True, claimed_at__lt=opened)
     return Q(sent_at__lt=opened) | lost
 
 

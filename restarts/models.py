@@ -320,6 +320,9 @@ class RestartJob(models.Model):
     # and when the charger's answer (CallResult or CallError) arrived.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # This attempt's answer is recorded as lost: its Reset may have reached the charger
+    # (no verdict; a boot on a later socket confirms it). Cleared at every claim.
+    answer_lost = models.BooleanField(_("answer lost"), default=False)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
