@@ -137,7 +137,8 @@ class CommandLoop:
             remaining = float(request.deadline) - time.time()
         except (TypeError, ValueError):
             await self._reply(
-                request, CallResult(channel.ERROR, detail="command without a deadline", written=False)
+                request,
+                CallResult(channel.ERROR, detail="command without a deadline", written=False),
             )
             return
         if remaining <= 0:
@@ -152,19 +153,24 @@ class CommandLoop:
             return
         if not isinstance(request.action, str) or not isinstance(request.payload, dict):
             await self._reply(
-                request, CallResult(channel.ERROR, detail="action and payload required", written=False)
+                request,
+                CallResult(channel.ERROR, detail="action and payload required", written=False),
             )
             return
         conn = self.sockets.socket(request.cp)
         if conn is None or conn.closed or self.sockets.stopping:
             detail = "not connected to this gateway"
-            await self._reply(request, CallResult(channel.NOT_CONNECTED, detail=detail, written=False))
+            await self._reply(
+                request, CallResult(channel.NOT_CONNECTED, detail=detail, written=False)
+            )
             return
         if request.registered and not conn.boot_seen:
             # Field chargers refuse calls before their registration; a Reset then is
             # wasted at best. The caller waits for the boot and asks again.
             detail = "not registered: no accepted BootNotification on its current socket"
-            await self._reply(request, CallResult(channel.NOT_REGISTERED, detail=detail, written=False))
+            await self._reply(
+                request, CallResult(channel.NOT_REGISTERED, detail=detail, written=False)
+            )
             return
         deadline = asyncio.get_running_loop().time() + remaining
         self.sockets.spawn(self._call(conn, request, deadline))
