@@ -91,15 +91,13 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     )
 
     # Back after the Reset but no BootNotification within the grace: ask for one.
-    to_trigger = list(
-        reconnected.filter(
-            state__in=[State.ACCEPTED, State.SENT],
-            trigger_sent_at__isnull=True,
-            charger__connected_at__lte=now - grace,
-        ).values_list("pk", flat=True)
-    )
+    # Only the jobs this sweep stamped: another sweep at once asks for the others.
+    to_trigger = reconnected.filter(
+        state__in=[State.ACCEPTED, State.SENT],
+        trigger_sent_at__isnull=True,
+        charger__connected_at__lte=now - grace,
+    ).ask_for_boot(now)
     if to_trigger:
-        jobs.filter(pk__in=to_trigger, trigger_sent_at__isnull=True).update(trigger_sent_at=now)
         queue.enqueue_on_commit(queue.TRIGGER_BOOT, [(pk,) for pk in to_trigger])
     done["trigger"] = len(to_trigger)
 

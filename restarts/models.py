@@ -125,6 +125,27 @@ class RestartJobQuerySet(models.QuerySet):
 
     move.alters_data = True
 
+    def ask_for_boot(self, now) -> list[int]:
+        """Stamp `trigger_sent_at` on the jobs here not asked yet; the ids this call stamped.
+
+        The "not asked yet" test stands in the UPDATE's own WHERE (as `move`'s state
+        test does), so of two sweeps at once only one stamps a job, and only it sends
+        the TriggerMessage.
+        """
+        opts = self.model._meta
+        jobs = self.model._base_manager.using(self.db).filter(
+            trigger_sent_at__isnull=True, pk__in=self.values("pk")
+        )
+        try:
+            rows = jobs._update(
+                [(opts.get_field("trigger_sent_at"), None, now)], returning_fields=[opts.pk]
+            )
+        except EmptyResultSet:
+            return []
+        return sorted(row[0] for row in rows)
+
+    ask_for_boot.alters_data = True
+
 
 @dataclass(frozen=True)
 class StateMeaning:

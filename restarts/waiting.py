@@ -91,19 +91,16 @@ def restart_jobs_enforce_waiting(*, now) -> dict[str, int]:
 
     # On a socket without a boot for the grace (back after a blip, say): ask for one.
     booted_here = Q(charger__last_boot_at__gte=F("charger__connected_at"))
-    ask = list(
+    ask = (
         jobs.filter(
             charger__is_connected=True,
             trigger_sent_at__isnull=True,
             charger__connected_at__lte=now - _seconds("RESTART_BOOT_GRACE"),
         )
         .exclude(booted_here)
-        .values_list("pk", flat=True)
+        .ask_for_boot(now)  # only those this sweep stamped: once per wait
     )
     if ask:
-        RestartJob.objects.filter(pk__in=ask, trigger_sent_at__isnull=True).update(
-            trigger_sent_at=now
-        )
         queue.enqueue_on_commit(queue.TRIGGER_BOOT, [(pk,) for pk in ask])
     done["asked"] = len(ask)
 

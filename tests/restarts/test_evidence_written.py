@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+from django.db import connection, transaction
 from django.test import override_settings
 from websockets.asyncio.client import connect
 
@@ -149,3 +150,50 @@ def test_a_job_that_waited_is_not_done_by_a_boot_before_its_reset_was_written(
     assert (job.state, job.confirmed_by, job.detail) == ("sent", "", "")
     assert job.sent_at is None and not job.answer_lost
     assert again.stats.resets == 0 and back.stats.resets == 0
+
+
+def _waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0]
+
+
+@override_settings(RESTART_BOOT_GRACE=0)
+def test_two_sweeps_at_once_ask_a_charger_for_its_boot_once(fleet, gateway, sims):  # noqa: F811
+    charger, sim = plug_in(fleet, gateway, sims, "Blink", behaviour="back_without_boot")
+    (job,) = restart(fleet, charger)
+    assert tasks.send_resets([job.pk])[job.pk] == "accepted"
+    wait_for(
+        lambda: Charger.objects.get(pk=charger.pk).connected_at > fresh(job).sent_at,
+        message="back on a new socket, no boot",
+    )
+    first_stamped, release, counts = threading.Event(), threading.Event(), {}
+
+    def first_sweep():
+        try:
+            with transaction.atomic():
+                counts["first"] = restart_jobs_enforce()["trigger"]
+                first_stamped.set()
+                release.wait(30)  # still uncommitted while the second sweep runs
+        finally:
+            connection.close()
+
+    def second_sweep():
+        try:
+            counts["second"] = restart_jobs_enforce()["trigger"]
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_sweep)
+    first.start()
+    assert first_stamped.wait(30)
+    second = threading.Thread(target=second_sweep)
+    second.start()
+    try:
+        wait_for(lambda: _waiting_on_a_lock() > 0, message="the second sweep waits for the row")
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert counts == {"first": 1, "second": 0}
+    assert fresh(job).trigger_sent_at is not None

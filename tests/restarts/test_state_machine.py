@@ -241,7 +241,9 @@ def test_sent_but_never_answered_is_no_answer_only_after_the_boot_deadline(fleet
     # Its answer was lost (the socket closed under the call) 5 minutes ago.
     restart_jobs_claim(job_ids=[other.pk])
     RestartJob.objects.filter(pk=other.pk).update(
-        sent_at=timezone.now() - timedelta(seconds=300), detail="the socket closed"
+        sent_at=timezone.now() - timedelta(seconds=300),
+        detail="the socket closed",
+        answer_lost=True,
     )
     restart_jobs_enforce()
     assert refresh(job).state == State.NO_ANSWER and job.detail == "no_result"
@@ -254,7 +256,9 @@ def test_a_lost_answer_and_a_boot_on_a_new_socket_is_done(fleet):
     (job,) = start(fleet, fleet.ready[:1])
     restart_jobs_claim(job_ids=[job.pk])
     # No reply from the gateway at all: when the Reset was written is not known.
-    RestartJob.objects.filter(pk=job.pk).update(detail="no reply from the gateway")
+    RestartJob.objects.filter(pk=job.pk).update(
+        detail="no reply from the gateway", answer_lost=True
+    )
     booted(fleet.ready[0], connected_at=timezone.now(), reason="")
     assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
 
