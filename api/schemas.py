@@ -182,3 +182,20 @@ class ChargerPage(Schema):
     page_size: int
     pages: int
     items: list[ChargerOut]
+
+
+class ProgressOut(Schema):
+    """How far a restart request has come, by outcome (the jobs you manage): the counts
+    other than `total` add up to `total`, each job counted once."""
+
+    total: int
+    restarted: int = Field(description="Restart confirmed (outcome success).")
+    not_confirmed: int = Field(description="Back, restart not confirmed (outcome warning).")
+    failed: int = Field(description="Outcome failure.")
+    cancelled: int = Field(description="Ended without a verdict (outcome neutral).")
+    in_progress: int = Field(description="Under way now (planned ones are counted apart).")
+    planned: int = Field(description="Waiting for the request's planned time (not_before).")
+    text: str = Field(
+        description="The same in the caller's language, e.g. "
+        "'312 af 800 genstartet · 3 mislykkedes · 485 i gang'."
+    )

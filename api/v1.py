@@ -199,21 +199,6 @@ class LeftOut(Schema):
     reason: str
 
 
-class ProgressOut(Schema):
-    """How far the request has come, by outcome (the jobs you manage)."""
-
-    total: int
-    restarted: int = Field(description="Restart confirmed (outcome success).")
-    not_confirmed: int = Field(description="Back, restart not confirmed (outcome warning).")
-    failed: int = Field(description="Outcome failure.")
-    cancelled: int = Field(description="Ended without a verdict (outcome neutral).")
-    in_progress: int = Field(description="Still under way.")
-    text: str = Field(
-        description="The same in the caller's language, e.g. "
-        "'312 af 800 genstartet · 3 mislykkedes · 485 i gang'."
-    )
-
-
 class RestartOut(Schema):
     id: int
     requested_at: datetime
@@ -223,7 +208,7 @@ class RestartOut(Schema):
     not_before: datetime | None = Field(description="When a planned restart starts.")
     accepted: list[int] = Field(description="The chargers being restarted (one job each).")
     jobs: list[JobOut]
-    progress: ProgressOut
+    progress: schemas.ProgressOut
 
 
 class RestartCreatedOut(RestartOut):
@@ -284,6 +269,7 @@ def _progress_out(progress) -> dict:
         "failed": progress.failed,
         "cancelled": progress.neutral,
         "in_progress": progress.unfinished,
+        "planned": progress.planned,
         "text": progress.text(),
     }
 
@@ -383,9 +369,9 @@ class CancelOut(RestartOut):
 )
 def restart_cancel(request, restart_id: int):
     """Cancels the request's unfinished jobs on chargers you manage whose Reset has not
-    gone out (queued, waiting, held back for a session); each ends `cancelled`. Jobs
-    already sent are left to finish and counted in `underway`. Audited. Calling it again
-    cancels nothing more."""
+    gone out (planned, queued, waiting, held back for a session); each ends `cancelled`.
+    Jobs already sent are left to finish and counted in `underway`. Audited. Calling it
+    again cancels nothing more."""
     try:
         result = cancel.restart_request_cancel(
             user=request.auth, request_id=restart_id, ip=client_ip(request)

@@ -11,8 +11,14 @@ charger_connected = Signal()
 # kwargs: charger_id, at, connection_token
 charger_disconnected = Signal()
 # kwargs: charger_id, at, reason (BootNotification reason; "" in OCPP 1.6, which has none),
-# connected_at (when the socket that carried the boot was opened; None if not known)
+# connected_at (when the socket that carried the boot was opened; None if not known),
+# in_batch (True from the gateway: `chargers_booted` follows with this boot, so a
+# listener that handles boots set-wise skips it here)
 charger_booted = Signal()
+# kwargs: boots (list of dicts with charger_id, at, reason, connected_at, in the order
+# they happened): every boot one write of the gateway applied, once per write. A storm
+# of a thousand boots is one signal, so a listener can decide them in a few statements.
+chargers_booted = Signal()
 # kwargs: charger_id, at, status (OCPP connector/charger status), connector_id
 charger_status_changed = Signal()
 # kwargs: charger_id, at, active (bool: any connector still has a session), connector

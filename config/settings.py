@@ -276,6 +276,9 @@ HEALING_PROBE_BATCH = envint("HEALING_PROBE_BATCH", 500)
 HEALING_SETTLE = envint("HEALING_SETTLE", 60)
 # and how long an unfinished firmware update holds restarts back at most.
 HEALING_FIRMWARE_STALE = envint("HEALING_FIRMWARE_STALE", 7200)
+# A case still waiting (charger away, a session or update that never ends) after this
+# long is given up, and its admins told.
+HEALING_CASE_MAX_AGE = envint("HEALING_CASE_MAX_AGE", 24 * 3600)
 
 # "Genstart" on everything matching a filter posts one field per charger.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10_000)

@@ -40,8 +40,8 @@ NOT_REGISTERED = "not_registered"
 
 OUTCOMES = (ANSWERED, NOT_CONNECTED, TIMEOUT, CALL_ERROR, ERROR, NOT_SENT, NOT_REGISTERED)
 # The charger's route names a gateway whose liveness is late (busy, not known dead):
-# nothing was pushed. Until the restart flow waits on it as its own outcome (issue 13),
-# commands report it as NOT_SENT (retried) with this word leading the detail.
+# nothing was pushed. Commands report it as NOT_SENT with this word leading the detail
+# (so older callers retry it); the restart flow lets such a job wait (restarts/waiting.py).
 GATEWAY_LATE = "gateway_late"
 
 CALL = "call"

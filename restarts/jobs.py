@@ -88,7 +88,7 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
         freed |= bool(skipped.move(State.QUEUED, State.SKIPPED, detail=code, finished_at=now))
     # Waiting for the session to end, it no longer holds a slot in the wave.
     waiting = RestartJob.objects.filter(pk__in=wait)
-    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now))
+    freed |= bool(waiting.move(State.QUEUED, State.SCHEDULED, scheduled_at=now, sent_at=None))
     # Briefly gone (a reconnect storm): wait for it (waiting.py), up to
     # RESTART_RECONNECT_WAIT, without holding a slot in the wave.
     gone = RestartJob.objects.filter(pk__in=away)
@@ -263,6 +263,10 @@ def restart_jobs_back_since_sent(jobs):
 # --- Reactions to what the gateway recorded (chargers.signals, see receivers.py) -------
 
 
+# The states a boot can confirm (move to done).
+BOOT_CONFIRMS = (State.SENT, State.ACCEPTED, State.SCHEDULED)
+
+
 def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason: str = "") -> int:
     """A BootNotification on a socket opened after the Reset was written: the charger
     restarted, its job is done (confirmed by that boot, or by the one we asked for).
@@ -275,7 +279,7 @@ def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason:
     opened = connected_at or at
     jobs = RestartJob.objects.filter(Q(charger_id=charger_id) & written_before(Value(opened)))
     done = jobs.move(
-        [State.SENT, State.ACCEPTED, State.SCHEDULED],
+        BOOT_CONFIRMS,
         State.DONE,
         finished_at=at,
         boot_reason=(reason or "")[:32],

@@ -280,6 +280,7 @@ class RestartJob(models.Model):
         "no_boot": _("no BootNotification in time"),
         "no_boot_when_asked": _("back, but no BootNotification even when asked"),
         "not_registered": _("connected, but never registered (no BootNotification accepted)"),
+        "gateway_late": _("its gateway is busy; sent when it answers again"),
         "session_did_not_end": _("the charging session did not end in time"),
         # cancelled when it was to be sent: the requester lost the right meanwhile
         "not_allowed": _("the requester may no longer restart this charger"),

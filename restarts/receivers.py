@@ -1,7 +1,8 @@
 """React to what the gateway recorded about a charger (chargers.signals).
 
 Connected in RestartsConfig.ready(). The gateway sends these from its own
-process, so each receiver is one or two indexed updates and nothing more.
+process, so each receiver is one or two indexed updates and nothing more; boots come
+as one signal per write (`chargers_booted`) and cost one query for chargers without a job.
 """
 
 from __future__ import annotations
@@ -9,12 +10,34 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from chargers import signals
-from restarts.jobs import restart_jobs_confirm_boot, restart_jobs_session_ended
+from restarts.jobs import BOOT_CONFIRMS, restart_jobs_confirm_boot, restart_jobs_session_ended
+from restarts.models import RestartJob
 from restarts.waiting import restart_jobs_charger_registered
 
 
 @receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
 def charger_booted(sender, *, charger_id, at, reason="", connected_at=None, **kwargs):
+    if kwargs.get("in_batch"):
+        return  # the gateway's `chargers_booted` that follows carries it
+    _booted(charger_id, at, reason, connected_at)
+
+
+@receiver(signals.chargers_booted, dispatch_uid="restarts.chargers_booted")
+def chargers_booted(sender, *, boots, **kwargs):
+    """A write's boots: only chargers with a job a boot can move are looked at, one by
+    one (a storm's thousand boots mostly have none: one query for all of them)."""
+    ids = {boot["charger_id"] for boot in boots}
+    concerned = set(
+        RestartJob.objects.filter(
+            charger_id__in=ids, state__in=(*BOOT_CONFIRMS, RestartJob.State.WAITING)
+        ).values_list("charger_id", flat=True)
+    )
+    for boot in boots:
+        if boot["charger_id"] in concerned:
+            _booted(boot["charger_id"], boot["at"], boot["reason"], boot["connected_at"])
+
+
+def _booted(charger_id, at, reason, connected_at) -> None:
     restart_jobs_confirm_boot(
         charger_id=charger_id, at=at, connected_at=connected_at, reason=reason or ""
     )

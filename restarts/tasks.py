@@ -17,13 +17,14 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from ocpp_gateway import commands
+from ocpp_gateway import channel, commands
 from restarts import queue
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_record_answers, restart_jobs_unclaim
 from restarts.models import RestartJob
 from restarts.plans import restart_jobs_release_planned
 from restarts.summaries import restart_summaries_send
+from restarts.waiting import restart_jobs_wait_for_gateway
 from restarts.waves import release_pending_clear, restart_jobs_release
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,13 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
             states.get(job.pk, "(moved on)"),
         )
     not_sent = [(j.pk, r.detail) for j, r in pairs if r.outcome == commands.NOT_SENT]
+    # Their gateway is late (busy, not known dead): nothing was pushed. The jobs wait and
+    # are tried again (waiting.py): a late liveness is never a verdict.
+    late = [pk for pk, detail in not_sent if detail.startswith(channel.GATEWAY_LATE)]
+    if late:
+        restart_jobs_wait_for_gateway(job_ids=late)
+        states.update(dict.fromkeys(late, RestartJob.State.WAITING))
+        not_sent = [(pk, detail) for pk, detail in not_sent if pk not in set(late)]
     if not_sent:
         # Redis failed before these Resets were queued: put the jobs back and retry the
         # chunk later (the retry claims only what is queued again), or, if the retry

@@ -9,7 +9,10 @@ A job waits, without holding a slot in its group's wave, when its charger is
   boot; `skipped` when none came within RESTART_BOOT_DEADLINE;
 - refused the Reset because of its state (CallError SecurityError or NotSupported):
   tried once more after its next accepted boot; `rejected` when none came within
-  RESTART_BOOT_DEADLINE.
+  RESTART_BOOT_DEADLINE;
+- held by a gateway whose liveness is late (busy, not known dead; nothing was sent):
+  tried again at the beat's next sweep. No deadline of its own: a gateway late for
+  good is soon gone, and its chargers are then not connected.
 
 A charger ready again (connected, registered on its socket, and booted since a refusal)
 sends its job back to `queued`, and the waves send it: on the gateway's boot signal at
@@ -24,6 +27,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import F, Q
 
+from ocpp_gateway import channel
 from restarts import queue
 from restarts.models import RestartJob
 from restarts.waves import release_on_commit
@@ -33,6 +37,7 @@ State = RestartJob.State
 # Why a job waits (its detail while `waiting`).
 NOT_CONNECTED = "not_connected"
 NOT_REGISTERED = "not_registered"
+GATEWAY_LATE = channel.GATEWAY_LATE
 RETRY_MARK = "retry after boot: "
 # CallErrors a charger gives because of its state (before its registration, say).
 STATE_ERRORS = ("SecurityError", "NotSupported")
@@ -62,6 +67,16 @@ def restart_jobs_charger_registered(*, charger_id: int) -> int:
     return len(restart_jobs_requeue_ready(RestartJob.objects.filter(charger_id=charger_id)))
 
 
+def restart_jobs_wait_for_gateway(*, job_ids, now=None) -> list[int]:
+    """Claimed jobs whose gateway was late (sent → waiting): nothing left; try again."""
+    ids = RestartJob.objects.filter(pk__in=list(job_ids)).move(
+        State.SENT, State.WAITING, detail=GATEWAY_LATE, sent_at=None
+    )
+    if ids:
+        release_on_commit()
+    return ids
+
+
 def _seconds(name: str) -> timedelta:
     return timedelta(seconds=getattr(settings, name))
 
@@ -70,6 +85,9 @@ def restart_jobs_enforce_waiting(*, now) -> dict[str, int]:
     """The beat's part for waiting jobs: go on (a missed signal), ask for a boot, give up."""
     jobs = RestartJob.objects.filter(state=State.WAITING)
     done = {"requeued": len(restart_jobs_requeue_ready(jobs))}
+    # Their gateway was late: try again (the send looks at its liveness afresh).
+    late = jobs.filter(detail=GATEWAY_LATE)
+    done["requeued"] += len(late.move(State.WAITING, State.QUEUED, released_at=None))
 
     # On a socket without a boot for the grace (back after a blip, say): ask for one.
     booted_here = Q(charger__last_boot_at__gte=F("charger__connected_at"))

@@ -3,7 +3,9 @@ reconnect storm; each side (our gateway, the bare reference) measured in turn.""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from datetime import UTC, datetime
 
 import redis
@@ -183,6 +185,16 @@ def _fleet_side(bench: Bench, side: str, n: int, heartbeat: float, blast_seconds
     return result
 
 
+def _pending_answers(ws_url: str) -> int:
+    """Pending answers a gateway has given so far (its /healthz); 0 for the bare one."""
+    http = ws_url.replace("wss://", "https://").replace("ws://", "http://")
+    try:
+        with urllib.request.urlopen(http.removesuffix("/ocpp") + "/healthz", timeout=5) as r:
+            return int(json.loads(r.read()).get("pacing", {}).get("pending") or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def _routes(redis_url: str) -> int:
     client = redis.Redis.from_url(redis_url)
     try:
@@ -220,6 +232,7 @@ def storm(bench: Bench) -> list[Figure]:
                 "back": {"gateway": ours["back"], "bare": bare["back"]},
                 "routes_for_commands": ours["routes"],
                 "refused": {"gateway": ours["refused"], "bare": bare["refused"]},
+                "boots_answered_pending": ours.get("pending"),
                 "seconds_as_chargers_saw_it": {
                     "gateway": ours["charger_seconds"],
                     "bare": bare["charger_seconds"],
@@ -260,6 +273,7 @@ def storm_side(bench: Bench, side: str, n: int, *, tls=None, **loadgen_options) 
         wait(lambda: recorded((1, n), is_connected=True, last_boot_at__isnull=False) == n, 15)
     time.sleep(0.5)
     cpu, loadgen_cpu = server.cpu(), gen.cpu()
+    pending_before = _pending_answers(url)
     dropped_at = time.time()
     gen.send("storm 60")
     result: dict = {"recorded_seconds": None}
@@ -275,6 +289,9 @@ def storm_side(bench: Bench, side: str, n: int, *, tls=None, **loadgen_options) 
         # Reachable too: every charger has its route for commands in Redis.
         routes, _ = wait(lambda: _routes(bench.redis_url) == n, 10)
         result["routes"] = _routes(bench.redis_url)
+        # Boots the gateway answered Pending (pacing.py) during the storm: each such
+        # charger waited at least the interval before it could boot.
+        result["pending"] = _pending_answers(url) - pending_before
     else:
         result["routes"] = answer["back"]
     result.update(

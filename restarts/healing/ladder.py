@@ -50,6 +50,14 @@ def probe_attempt(at, verdict: str) -> dict:
     return {"step": Step.PROBE, "at": at.isoformat(), "state": verdict}
 
 
+def _too_old(case: HealingCase, now) -> bool:
+    """Open longer than HEALING_CASE_MAX_AGE and not in the middle of a restart: a charger
+    that stays away, or a session or update that never ends, is a person's job."""
+    if case.job_id and case.job.is_unfinished:
+        return False
+    return now - case.opened_at > timedelta(seconds=settings.HEALING_CASE_MAX_AGE)
+
+
 def _settled(since, now) -> bool:
     return since is not None and now - since >= timedelta(seconds=settings.HEALING_SETTLE)
 
@@ -193,6 +201,8 @@ def _probing(case, charger, policy, now, done, to_probe) -> None:
             _climb(case, charger, policy, now, done, "")
     elif verdict == "no_answer" and case.probe_misses >= 2:
         _climb(case, charger, policy, now, done, "")
+    elif verdict == "no_answer" and not _settled(case.probed_at, now):
+        return  # the second probe a while after the first: one blip is not a verdict
     elif charger.is_connected:
         to_probe.append((case, charger))
 
@@ -255,6 +265,10 @@ def advance(policies, now) -> Counter:
             if policy is None or not policy.enabled:
                 _close(case, Outcome.STOPPED, now)
                 done["stopped"] += 1
+            elif _too_old(case, now):
+                why = case.waiting_text if case.waiting else str(_("it never got healthy"))
+                _close(case, Outcome.GAVE_UP, now, _("waited too long: %(why)s") % {"why": why})
+                done["gave_up"] += 1
             elif case.job_id:
                 _restarting(case, charger, policy, now, done, to_probe)
             elif case.step == Step.PROBE:

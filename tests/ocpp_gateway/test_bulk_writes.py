@@ -119,3 +119,24 @@ def test_statuses_and_last_seen_are_written_and_last_seen_never_goes_back():
     charger.refresh_from_db()
     assert charger.last_seen_at == later
     assert (charger.last_status, charger.last_status_at) == ("Faulted", at)
+
+
+def test_a_writes_boots_reach_their_listeners_as_one_signal_in_order():
+    first, second = make_charger(), make_charger()
+    opened = timezone.now()
+    at = timezone.now()
+    got, done = _received(signals.chargers_booted)
+    try:
+        _write(
+            _Buffers(
+                events=[
+                    ("booted", second.pk, at, "PowerUp", {}, opened),
+                    ("booted", first.pk, at, "RemoteReset", {}, opened),
+                ]
+            )
+        )
+    finally:
+        done()
+    assert [
+        [(b["charger_id"], b["reason"], b["connected_at"]) for b in g["boots"]] for g in got
+    ] == [[(second.pk, "PowerUp", opened), (first.pk, "RemoteReset", opened)]]

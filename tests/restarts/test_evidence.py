@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+import redis
+from django.conf import settings
 from django.test import override_settings
 from ocpp.exceptions import NotSupportedError, SecurityError
 from ocpp.routing import on
@@ -15,7 +17,7 @@ from ocpp.v16.enums import Action as Action16
 from websockets.asyncio.client import connect
 
 from chargers.models import Charger
-from ocpp_gateway import commands
+from ocpp_gateway import commands, registry
 from restarts import tasks
 from restarts.deadlines import restart_jobs_enforce
 from restarts.models import RestartJob
@@ -99,13 +101,17 @@ def test_an_answer_lost_in_a_hard_reset_is_done_by_the_boot_that_follows(fleet, 
     assert sim.stats.resets == 1 and sim.stats.boots == 2
 
 
-def test_a_201_restart_keeps_the_boot_reason(fleet, gateway, sims):
+def test_a_201_restart_keeps_the_boot_reason_and_the_history_shows_it(fleet, gateway, sims, client):
     charger, sim = plug_in(fleet, gateway, sims, "Tyve", ocpp_version="2.0.1")
     (job,) = restart(fleet, charger)
     tasks.send_resets([job.pk])
     wait_for(lambda: fresh(job).state == "done", message="done")
     job = fresh(job)
     assert job.boot_reason == "RemoteReset" and job.reset_type == "Immediate"
+
+    client.force_login(fleet.super_admin)
+    page = client.get(f"/restarts/history/{job.request_id}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "(BootNotification: RemoteReset)" in page.content.decode()
 
 
 @override_settings(RESTART_BOOT_GRACE=0)
@@ -292,3 +298,25 @@ def test_a_charger_briefly_gone_at_its_turn_is_waited_for_and_reset_when_back(fl
     tasks.send_resets([job.pk])
     wait_for(lambda: fresh(job).state == "done", message="done once back")
     assert when(back.stats.reset_times[0]) > back_at and back.stats.resets == 1
+
+
+def test_a_late_gateway_is_a_wait_and_a_retry_not_a_verdict(fleet, gateway, sims):
+    charger, sim = plug_in(fleet, gateway, sims, "Travl")
+    (job,) = restart(fleet, charger)
+    # Its gateway's liveness thread pauses (a starved or frozen process): its key ages.
+    beacon = gateway.beacon
+    beacon._stop.set()
+    beacon.join(5)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    value = registry.liveness_value(life=beacon.life, ttl=60)
+    client.set(registry.alive_key(gateway.gateway_id), value, ex=60 - 10)  # 10 s old
+
+    assert tasks.send_resets([job.pk]) == {job.pk: "waiting"}  # no error, no verdict
+    assert fresh(job).detail == "gateway_late" and sim.stats.resets == 0
+
+    beacon.beat()  # fresh again: the beat's sweep sends it
+    restart_jobs_enforce()
+    assert fresh(job).state == "queued" and fresh(job).released_at is not None
+    tasks.send_resets([job.pk])
+    wait_for(lambda: fresh(job).state == "done", message="done once the gateway answered")
+    assert sim.stats.resets == 1

@@ -327,3 +327,23 @@ def test_outside_the_maintenance_window_a_charger_charging_nobody_is_healed(
     case = beat_until(lambda: ended(charger), message="case ended")
 
     assert case.outcome == "healed" and sim.stats.resets == 1
+
+
+def test_a_case_that_waits_too_long_is_given_up_with_one_email(fleet, worker):
+    policy(fleet)
+    charger = make_charger(fleet.site, name="Væk", is_connected=False)
+    HealingCase.objects.create(
+        charger=charger,
+        policy_group=fleet.root,
+        rule="faulted",
+        step="soft",
+        waiting="not_connected",
+        opened_at=timezone.now() - timedelta(days=2),
+    )
+
+    healing_sweep()
+    healing_sweep()
+
+    case = ended(charger)
+    assert case.outcome == "gave_up" and "ikke forbundet" in case.outcome_detail
+    assert len(mail.outbox) == 1 and "Væk" in mail.outbox[0].subject
