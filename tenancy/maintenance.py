@@ -79,11 +79,18 @@ def maintenance_window(group: Group) -> MaintenanceWindow | None:
 def in_maintenance_window(group: Group, at: datetime | None = None) -> bool:
     """Whether `at` (default now) falls inside the maintenance window of `group`.
 
-    The one rule self-healing asks before it restarts a charger that is charging
-    someone; a group with no window (none of its own, none above) is never inside one.
+    A group with no window (none of its own, none above) is never inside one.
     """
     window = maintenance_window(group)
     return window is not None and window.contains(at or timezone.now())
+
+
+def outside_maintenance_window(group: Group, at: datetime | None = None) -> bool:
+    """Whether `group` has a maintenance window (its own or one above) and `at` falls
+    outside it: when self-healing leaves a charger that is charging someone alone. A
+    group with no window is never outside one."""
+    window = maintenance_window(group)
+    return window is not None and not window.contains(at or timezone.now())
 
 
 def _window_state(group: Group) -> dict:

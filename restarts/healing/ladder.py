@@ -7,7 +7,7 @@ did not bring the charger back healthy.
   and a person can cancel them.
 - Never while a session runs, never during a firmware update, never while the charger
   is away: the case waits (and says why). Outside the group's maintenance window
-  (`tenancy.maintenance.in_maintenance_window`) it acts only on a charger charging
+  (`tenancy.maintenance.outside_maintenance_window`) it acts only on a charger charging
   nobody, and a charging one waits for the window ("maintenance_window").
 - Limits: at most `max_per_charger_day` automatic restarts of a charger in 24 hours and
   `max_per_group_hour` in the policy's group (its sub-groups included) in an hour.
@@ -36,7 +36,7 @@ from restarts.healing.notify import healing_case_notify
 from restarts.healing.probes import probe, with_fault
 from restarts.models import RestartJob, RestartRequest
 from restarts.services import RestartRefused
-from tenancy.maintenance import in_maintenance_window
+from tenancy.maintenance import outside_maintenance_window
 
 log = logging.getLogger(__name__)
 Step = HealingCase.Step
@@ -114,7 +114,9 @@ def _start_restart(case: HealingCase, charger: Charger, policy, now, done: Count
     elif charger.session_active:
         # Outside its group's maintenance window self-healing acts only on a charger
         # that is charging nobody; inside it, never while a session runs either.
-        waiting = "session" if in_maintenance_window(charger.group, now) else "maintenance_window"
+        waiting = (
+            "maintenance_window" if outside_maintenance_window(charger.group, now) else "session"
+        )
     elif charger.firmware_updating(now, stale_after=settings.HEALING_FIRMWARE_STALE):
         waiting = "firmware"
     else:

@@ -9,7 +9,11 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from api import tokens
-from tenancy.maintenance import in_maintenance_window, maintenance_window
+from tenancy.maintenance import (
+    in_maintenance_window,
+    maintenance_window,
+    outside_maintenance_window,
+)
 from tenancy.models import AuditEvent, Group, Membership
 from tests.factories import make_member
 
@@ -178,3 +182,10 @@ def test_the_api_reads_and_sets_the_window_on_the_same_rules(client, tree, boss)
     assert client.get(url, **bearer(stranger)).status_code == 404
     cleared = client.put(own, {"start": None, "end": None}, **put)
     assert cleared.json()["window_group"] is None
+
+
+def test_outside_means_a_window_exists_and_the_moment_is_not_in_it(tree):
+    assert not outside_maintenance_window(tree["a"], at(12, 0))  # no window: never outside
+    set_window(tree["root"], time(1, 0), time(5, 0))
+    assert outside_maintenance_window(tree["a"], at(12, 0))
+    assert not outside_maintenance_window(tree["a"], at(2, 0))
