@@ -42,6 +42,26 @@ class GroupNameForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
 
 
+class MaintenanceWindowForm(forms.Form):
+    """Two local times (HH:MM); both empty drops the group's own window."""
+
+    start = forms.TimeField(
+        label=_("From"),
+        required=False,
+        input_formats=["%H:%M", "%H.%M"],
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"invalid": _("Give a time as HH:MM, e.g. 01:00.")},
+    )
+    end = forms.TimeField(
+        label=_("Until"),
+        required=False,
+        input_formats=["%H:%M", "%H.%M"],
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"invalid": _("Give a time as HH:MM, e.g. 05:00.")},
+        help_text=_("May be past midnight, e.g. 22:00 until 04:00."),
+    )
+
+
 class GroupMoveForm(forms.Form):
     def __init__(self, *args, user, group: Group, **kwargs):
         super().__init__(*args, **kwargs)
