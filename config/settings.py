@@ -456,6 +456,15 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Every OCPP frame in and out; OCPP_FRAME_LOG_LEVEL=INFO to see them.
         "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
+        # websockets logs each handshake at INFO ("connection open", "HTTP response
+        # sent"), beside our own line per socket: two lines per charger in a storm.
+        # LOG_LEVEL=DEBUG shows them (and its debug lines) again.
+        "websockets": {
+            "level": os.getenv(
+                "WEBSOCKETS_LOG_LEVEL",
+                "DEBUG" if os.getenv("LOG_LEVEL", "INFO").upper() == "DEBUG" else "WARNING",
+            )
+        },
     },
 }
 
