@@ -64,12 +64,16 @@ class Pacer:
 
     @classmethod
     def for_gateway(cls, config, clock) -> Pacer:
-        """From a GatewayConfig, reading the loop lag the gateway's LoopClock measures."""
+        """From a GatewayConfig, reading how far behind the gateway's loop is now
+        (LoopClock.behind). The last tick's lag would hold for up to a tick after the
+        loop caught up with a burst of handshakes, and answer Pending every boot in it
+        (a storm of 1,000 on a busy machine: all 1,000 Pending, each waiting a second or
+        more although the loop was keeping time again)."""
         return cls(
             rate=config.boot_rate,
             lag_limit=config.pacing_lag,
             max_interval=config.pending_max_interval,
-            lag=lambda: clock.lag,
+            lag=clock.behind,
         )
 
     def boot(self, charge_point_id: str) -> int | None:
