@@ -21,7 +21,7 @@ from ocpp_gateway.channel import Evict
 
 logger = logging.getLogger("ocpp_gateway")
 
-# Routes claimed in one MULTI at most.
+# Routes claimed (or released) in one MULTI (pipeline) at most.
 CLAIM_BATCH = 500
 
 
@@ -42,6 +42,8 @@ class RouteTable:
         self._delete_if_owned = client.register_script(registry.DELETE_ROUTE_IF_OWNED)
         self._claims: list[tuple[Socket, asyncio.Future]] = []  # waiting to be written
         self._claiming: asyncio.Task | None = None
+        self._releases: list[tuple[str, str, asyncio.Future]] = []  # waiting to be dropped
+        self._releasing: asyncio.Task | None = None
 
     def _route(self, conn: Socket) -> registry.Route:
         return registry.Route(self.gateway_id, conn.token, conn.ocpp_version)
@@ -97,8 +99,34 @@ class RouteTable:
                 await pipe.execute()
 
     async def release(self, conn: Socket) -> bool:
-        """Drop the charger's route if it is still this socket's."""
-        return bool(await self._drop_if_owned(conn.id, self._route(conn).encode()))
+        """Drop the charger's route if it is still this socket's (compare-and-delete on
+        its token, so the order against a newer socket's claim does not matter). Like
+        claims, the releases of sockets closing together go in one pipeline."""
+        future = asyncio.get_running_loop().create_future()
+        self._releases.append((conn.id, self._route(conn).encode(), future))
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.create_task(self._drain_releases())
+        return await future
+
+    async def _drain_releases(self) -> None:
+        while self._releases:
+            batch = self._releases[:CLAIM_BATCH]
+            self._releases = self._releases[CLAIM_BATCH:]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for charge_point_id, encoded, _ in batch:
+                        await self._delete_if_owned(
+                            keys=[registry.ROUTES], args=[charge_point_id, encoded], client=pipe
+                        )
+                    dropped = await pipe.execute()
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), n in zip(batch, dropped, strict=True):
+                if not future.done():
+                    future.set_result(bool(n))
 
     async def _drop_if_owned(self, charge_point_id: str, encoded_route: str):
         return await self._delete_if_owned(
