@@ -152,3 +152,12 @@ def test_pacing_reads_how_far_behind_the_loop_is_now_not_its_last_late_tick():
     assert pacer.boot("CP-1") is None
     clock.tick = time.monotonic() - 2.0  # the loop has not ticked for 2 s: behind now
     assert pacer.boot("CP-2") is not None
+
+
+def test_a_storm_within_one_seconds_room_waits_one_second_the_next_second_more():
+    now = [100.0]
+    pacer = Pacer(rate=5, lag_limit=0.5, max_interval=30, now=lambda: now[0], rand=lambda: 0.999)
+    assert [pacer.boot(f"a{n}") for n in range(5)] == [None] * 5  # the second's room
+    intervals = [pacer.boot(f"w{n}") for n in range(12)]
+    assert intervals[:5] == [1] * 5  # the next second has room for all of these
+    assert all(2 <= i <= 3 for i in intervals[5:10]) and intervals[10:] == [4, 4]
