@@ -50,6 +50,11 @@ log = logging.getLogger("benchmarks.loadgen")
 _shared_tls: dict[str, ssl.SSLContext] = {}
 
 
+def _password(template: str | None, charge_point_id: str) -> str | None:
+    """The charger's OCPP password: `template` with `{id}` replaced by its id."""
+    return template.replace("{id}", charge_point_id) if template else template
+
+
 def _tls(args, charge_point_id: str) -> ssl.SSLContext | None:
     """None for ws://; one shared context, or the charger's own certificate (profile 3)."""
     if not args.url.startswith("wss://"):
@@ -78,7 +83,7 @@ class LoadGenerator:
                 backoff_cap=args.backoff_cap,
                 call_timeout=args.call_timeout,
                 rng=random.Random(number),
-                password=args.password,
+                password=_password(args.password, f"{args.prefix}{number:0{width}d}"),
                 security_profile=args.profile,
                 ssl_context=_tls(args, f"{args.prefix}{number:0{width}d}"),
             )
@@ -292,7 +297,12 @@ async def main() -> None:
     parser.add_argument("--backoff-base", type=float, default=1.0)
     parser.add_argument("--backoff-cap", type=float, default=10.0)
     parser.add_argument("--call-timeout", type=float, default=30.0)
-    parser.add_argument("--password", default=None, help="OCPP password of every charger")
+    parser.add_argument(
+        "--password",
+        default=None,
+        help="OCPP password of every charger; '{id}' in it stands for the charger's id "
+        "(a password of its own per charger)",
+    )
     parser.add_argument("--profile", type=int, default=1, choices=[1, 2, 3])
     parser.add_argument("--tls-ca", default=None, help="the CA of a wss:// --url")
     parser.add_argument("--cert-dir", default=None, help="<id>.crt/<id>.key (profile 3)")

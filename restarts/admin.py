@@ -3,6 +3,7 @@ or the API."""
 
 from django.contrib import admin
 
+from restarts.healing.models import HealingCase, HealingPolicy
 from restarts.models import RestartJob, RestartRequest
 from tenancy.admin import ReadOnlyAdmin
 
@@ -38,5 +39,22 @@ class RestartRequestAdmin(ReadOnlyAdmin):
 class RestartJobAdmin(ReadOnlyAdmin):
     list_display = ["charger", "state", "reset_type", "confirmed_by", "created_at", "finished_at"]
     list_filter = ["state", "reset_type", "confirmed_by"]
+    search_fields = ["charger__name", "charger__charge_point_id"]
+    list_select_related = ["charger"]
+
+
+@admin.register(HealingPolicy)
+class HealingPolicyAdmin(ReadOnlyAdmin):
+    """Set on the group's Selvhelbredelse page (super-admins), audited there."""
+
+    list_display = ["group", "enabled", "faulted_minutes", "unresponsive", "updated_at"]
+    list_filter = ["enabled"]
+    list_select_related = ["group"]
+
+
+@admin.register(HealingCase)
+class HealingCaseAdmin(ReadOnlyAdmin):
+    list_display = ["charger", "rule", "step", "outcome", "opened_at", "closed_at"]
+    list_filter = ["rule", "outcome"]
     search_fields = ["charger__name", "charger__charge_point_id"]
     list_select_related = ["charger"]

@@ -11,6 +11,7 @@ from django.utils import formats, timezone
 
 from chargers.access import manageable_chargers
 from restarts.models import RestartJob, RestartRequest
+from tenancy import access
 
 State = RestartJob.State
 
@@ -144,8 +145,14 @@ def request_state(item: RestartRequest) -> str:
 
 
 def jobs_in_scope(user, restart_request: RestartRequest | None = None) -> QuerySet[RestartJob]:
-    """The jobs on chargers `user` manages (of one request, or of all): what they may export."""
-    jobs = RestartJob.objects.filter(charger__in=manageable_chargers(user))
+    """The jobs on chargers `user` manages (of one request, or of all): what they may export.
+
+    The scope is joined (job → charger → group path), not `charger IN (manageable
+    chargers)`: PostgreSQL then starts from the few jobs asked about (the progress bar on
+    every rows poll: 1,000 restarting) instead of hashing every charger the user manages.
+    """
+    scope = access.scope(user, access.MANAGE_ROLES, "charger__group__path")
+    jobs = RestartJob.objects.filter(scope)
     return jobs if restart_request is None else jobs.filter(request=restart_request)
 
 

@@ -17,6 +17,7 @@ users have no stored language) and names only chargers the requester still manag
 
 from __future__ import annotations
 
+import copy
 import logging
 import smtplib
 from urllib.parse import urljoin
@@ -40,15 +41,23 @@ LISTED = 100
 BATCH = 200
 
 
-def _undeliverable(exc: Exception) -> bool:
-    """A failure of this one e-mail, not of the mail server, that trying again cannot help:
-    Django cannot build it for the address, or the server refused every recipient for
-    good (5xx; a 4xx such as greylisting is worth another try)."""
-    if isinstance(exc, ValueError):
-        return True
+def _undeliverable(exc: Exception, message) -> bool:
+    """A failure of this one e-mail, not of the mail server or our settings, that trying
+    again cannot help: Django cannot build it for the requester's address (the same
+    e-mail to a plain address builds), or the server refused every recipient for good
+    (5xx; a 4xx such as greylisting is worth another try). A bad DEFAULT_FROM_EMAIL
+    fails every e-mail alike: that is retried, never given up."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _text in exc.recipients.values())
-    return False
+    if not isinstance(exc, ValueError):
+        return False
+    probe = copy.copy(message)
+    probe.to = ["summary-probe@example.invalid"]
+    try:
+        probe.message()
+    except ValueError:
+        return False
+    return True
 
 
 def _running():
@@ -100,7 +109,7 @@ def _summarise(pk: int) -> bool:
     try:
         message.send()
     except Exception as exc:
-        if not _undeliverable(exc):
+        if not _undeliverable(exc, message):
             raise
         log.exception(
             "summary e-mail of restart request %s cannot be delivered to user %s; given up",

@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 import redis
 from django.utils import timezone
 
+from benchmarks import fleet as bench_fleet
 from benchmarks.harness import Bench
 from benchmarks.report import Figure, ratio
 from benchmarks.scenarios.common import recorded, reset_state, wait
+from chargers import credentials
+from chargers.models import Charger
 from ocpp_gateway import registry
 
 HEARTBEAT_FULL = 20.0  # seconds between heartbeats in the fleet scenario at full scale
@@ -211,6 +214,15 @@ def storm(bench: Bench) -> list[Figure]:
         reset_state(bench)
         sides[side] = storm_side(bench, side, n)
         bench.stop_all()
+    # The same storm with every charger presenting a password of its own, against a
+    # freshly started gateway (no verified password cached).
+    reset_state(bench)
+    _set_passwords(n)
+    try:
+        passworded = storm_side(bench, "gateway", n, password=PASSWORD_TEMPLATE)
+    finally:
+        bench.stop_all()
+        _set_passwords(n, clear=True)
     ours, bare = sides["gateway"], sides["bare"]
     seconds = ours["recorded_seconds"]
     return [
@@ -245,6 +257,7 @@ def storm(bench: Bench) -> list[Figure]:
                 },
             },
         ),
+        _passworded_figure(bench, n, passworded, bare),
         Figure(
             "reconnect storm: handshakes refused",
             "chargers",
@@ -258,6 +271,58 @@ def storm(bench: Bench) -> list[Figure]:
             {},
         ),
     ]
+
+
+PASSWORD_TEMPLATE = "bench-{id}-7Hq2xV9pLm4kR8sT"  # 20+ characters, each charger its own
+
+
+def _set_passwords(n: int, *, clear: bool = False) -> None:
+    """Bench chargers 1…n: each its own OCPP password (stored as the portal stores one,
+    keyed HMAC), or none again with `clear`."""
+    chargers = list(
+        Charger.objects.filter(
+            charge_point_id__gte=bench_fleet.charge_point_id(1),
+            charge_point_id__lte=bench_fleet.charge_point_id(n),
+        ).only("pk", "charge_point_id")
+    )
+    for charger in chargers:
+        charger.password_hash = (
+            ""
+            if clear
+            else credentials.make(PASSWORD_TEMPLATE.replace("{id}", charger.charge_point_id))
+        )
+    Charger.objects.bulk_update(chargers, ["password_hash"], batch_size=1000)
+
+
+def _passworded_figure(bench: Bench, n: int, ours: dict, bare: dict) -> Figure:
+    seconds = ours["recorded_seconds"]
+    within = ratio(seconds, bare["charger_seconds"])
+    return Figure(
+        "reconnect storm with passwords: all back and booted, recorded",
+        "s",
+        seconds,
+        bare["charger_seconds"],
+        within,
+        f"all {n}, each with its own password, gateway freshly started: < 5 s and "
+        "≤ 3× the bare storm without passwords",
+        seconds is not None
+        and seconds < 5
+        and within is not None
+        and within <= 3
+        and ours["back"] == ours["routes"] == n
+        and ours["refused"] == 0,
+        "storm",
+        bench.scale,
+        {
+            "chargers": n,
+            "back": ours["back"],
+            "routes_for_commands": ours["routes"],
+            "refused": ours["refused"],
+            "boots_answered_pending": ours.get("pending"),
+            "seconds_as_chargers_saw_it": ours["charger_seconds"],
+            "cpu_seconds": {"gateway": ours["cpu"], "load generator": ours["loadgen_cpu"]},
+        },
+    )
 
 
 def storm_side(bench: Bench, side: str, n: int, *, tls=None, **loadgen_options) -> dict:

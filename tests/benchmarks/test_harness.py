@@ -20,7 +20,7 @@ from tests.helpers import ROOT
 FIGURE_KEYS = {"name", "unit", "value", "bare", "ratio", "target", "met", "scenario", "detail"}
 EXPECTED = {
     "fleet": 3,  # connections held, memory per connection, message throughput
-    "storm": 2,  # all back and booted, handshakes refused
+    "storm": 3,  # all back and booted (without and with passwords), handshakes refused
     "tls_storm": 3,  # profile 2 and profile 3 storms over TLS, TLS CPU per connection
     "restart": 2,  # CallResults recorded, jobs done
     "pages": 8,  # median time and query count for each of four requests

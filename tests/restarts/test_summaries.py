@@ -161,6 +161,19 @@ def test_an_address_no_mail_can_reach_is_given_up_and_does_not_stop_the_others(
     assert restart_summaries_send() == []
 
 
+def test_a_sender_address_that_breaks_every_email_is_retried_not_given_up(
+    fleet, mailed_admin, settings
+):
+    restart = make_request(mailed_admin, fleet.ready[:1], State.REJECTED)
+    settings.DEFAULT_FROM_EMAIL = "portal\n@example.com"  # our mistake, not the requester's
+    assert restart_summaries_send() == []
+    restart.refresh_from_db()
+    assert restart.summarised_at is None
+
+    settings.DEFAULT_FROM_EMAIL = "portal@example.com"
+    assert restart_summaries_send() == [restart.pk]
+
+
 def _waiting_on_a_lock() -> int:
     with connection.cursor() as cursor:
         # pg_locks, not pg_stat_activity: the latter is a snapshot for the transaction
