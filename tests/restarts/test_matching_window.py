@@ -7,6 +7,7 @@ import re
 from django.test import Client
 
 from chargers.models import Charger
+from restarts.matching import MAX_REMOVALS
 from restarts.models import RestartJob, RestartRequest
 from tests.factories import make_charger, make_group
 
@@ -80,7 +81,7 @@ def test_the_whole_site_is_summarised_group_by_group(client, fleet):
 def test_the_list_is_searched_and_paged_by_the_server(client, fleet):
     many(fleet.site, 120, "Syd")
     client.force_login(fleet.admin)
-    page = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "find": "0042"})
+    page = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "find": "Syd 0042"})
     assert listed(page.content.decode()) == ["Syd 0042"]
     third = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "page": 3})
     names = listed(third.content.decode())
@@ -134,6 +135,15 @@ def test_removals_that_are_not_ids_are_refused_and_nothing_is_written(client, fl
     response = okay(client, {"q": "Syd"}, ["12", "DROP TABLE"])
     assert response.status_code == 400
     assert "De fjernede opladere er ikke gyldige oplader-id&#x27;er." in response.content.decode()
+    assert not RestartRequest.objects.exists() and not RestartJob.objects.exists()
+
+
+def test_more_removals_than_a_window_holds_are_refused_with_its_reason(client, fleet):
+    client.force_login(fleet.admin)
+    removed = [str(n) for n in range(1, MAX_REMOVALS + 2)]
+    response = okay(client, {"q": "Syd"}, removed)
+    assert response.status_code == 400
+    assert "For mange opladere fjernet på én gang." in response.content.decode()
     assert not RestartRequest.objects.exists() and not RestartJob.objects.exists()
 
 

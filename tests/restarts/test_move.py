@@ -23,6 +23,23 @@ def make_jobs(n: int) -> list[RestartJob]:
     ]
 
 
+def hold_until_another_waits_for_the_lock(timeout: float = 10.0) -> None:
+    """Inside a transaction that holds a row lock: return once another session is
+    waiting for a lock (the concurrent move under test), so the race is really run,
+    however slow the machine; fail if none comes."""
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the concurrent move never waited for the row lock")
+
+
 def states(jobs) -> list[str]:
     by_pk = dict(RestartJob.objects.filter(pk__in=[j.pk for j in jobs]).values_list("pk", "state"))
     return [by_pk[j.pk] for j in jobs]
@@ -77,7 +94,7 @@ def test_a_move_waits_for_a_concurrent_move_and_then_leaves_the_job_alone():
                     State.QUEUED, State.DONE
                 )
                 first_moved.set()
-                time.sleep(0.5)
+                hold_until_another_waits_for_the_lock()
         finally:
             connections.close_all()
 
@@ -108,7 +125,7 @@ def test_a_move_filtered_across_a_join_still_leaves_a_job_that_moved_on_meanwhil
                     State.ACCEPTED, State.NOT_BACK
                 )
                 first_moved.set()
-                time.sleep(0.5)
+                hold_until_another_waits_for_the_lock()
         finally:
             connections.close_all()
 
