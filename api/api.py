@@ -16,6 +16,7 @@ from ninja import NinjaAPI
 from api import (
     errors,
     healing,
+    maintenance,
     v1,
     v1_exports,
     v1_history,  # noqa: F401 - adds to v1
@@ -43,3 +44,4 @@ api.add_router("", wallbox.router)
 api.add_router("api/v1/", v1_exports.router)  # before v1: see v1_exports.py
 api.add_router("api/v1/", v1.router)  # with v1_history's list of restarts on it
 api.add_router("api/v1/", healing.router)
+api.add_router("api/v1/", maintenance.router)

@@ -29,13 +29,19 @@ were kept per connector): any session end on a connector, or a boot, ends it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
 
 START = "start"  # a session with this transaction id runs on this connector
 SEEN = "seen"  # a session runs on this connector (its transaction id unknown)
 END = "end"  # no session on this connector any more / the one with this transaction id ended
 CLEAR = "clear"  # the charger booted: no sessions
 OPS = (START, SEEN, END, CLEAR)
+# More sessions at once than any charger has connectors: a charger reporting more is
+# misbehaving, and its further ones are not kept (the row's JSON stays small).
+MAX_SESSIONS = 64
 
 WHOLE_CHARGER = "0"
 SESSION_STATUSES_16 = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
@@ -57,9 +63,22 @@ class SessionBook:
     def _note(self, op: str, key: str = "", transaction_id: str = "") -> None:
         self._record(op, key, transaction_id)
 
+    def _room_for(self, key: str) -> bool:
+        """Whether a session on `key` may be kept: one already open there, or fewer
+        than MAX_SESSIONS open on this charger."""
+        if self._open.get(key) is not None:
+            return True
+        open_ = sum(1 for value in self._open.values() if value is not None)
+        if open_ < MAX_SESSIONS:
+            return True
+        logger.warning(
+            "a session on %r not kept: %d sessions already run on this charger", key, open_
+        )
+        return False
+
     def started(self, key, transaction_id) -> None:
         key, transaction_id = str(key), str(transaction_id)
-        if self._open.get(key, _UNKNOWN) == transaction_id:
+        if self._open.get(key, _UNKNOWN) == transaction_id or not self._room_for(key):
             return
         self._open[key] = transaction_id
         self._note(START, key, transaction_id)
@@ -81,6 +100,8 @@ class SessionBook:
         key = str(connector_id)
         known = self._open.get(key, _UNKNOWN)
         if status in SESSION_STATUSES_16 and (known is None or known is _UNKNOWN):
+            if not self._room_for(key):
+                return
             self._open[key] = ""
             self._note(SEEN, key)
         elif status in NO_SESSION_STATUSES_16 and known is not None:

@@ -11,6 +11,7 @@ every process, and is cancelled like any job not yet sent.
 from __future__ import annotations
 
 import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -20,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from restarts.models import RestartJob
 from restarts.waves import restart_jobs_release
-from tenancy.models import Membership
+from tenancy.maintenance import maintenance_windows
+from tenancy.models import Group, Membership
 
 State = RestartJob.State
 
@@ -81,6 +83,34 @@ def default_plan(tz: zoneinfo.ZoneInfo, *, now=None) -> datetime:
         if plan > local
         else datetime.combine(local.date() + timedelta(days=1), DEFAULT_HOUR, tzinfo=tz)
     )
+
+
+@dataclass(frozen=True)
+class PlanDefault:
+    """What the window's Planlæg field is preset to, and a line saying why."""
+
+    at: datetime
+    note: str
+
+
+def plan_default(tz: zoneinfo.ZoneInfo, group_ids, *, now=None) -> PlanDefault:
+    """The next start of the chargers' maintenance window when all of `group_ids` share
+    one; otherwise the coming 03:00 (`default_plan`), and the note says which."""
+    groups = Group.objects.filter(pk__in=set(group_ids))
+    windows = maintenance_windows(groups)
+    shared = {(w.start, w.end, w.tz.key) for w in windows.values() if w}
+    if windows and len(shared) == 1 and all(windows.values()):
+        window = next(iter(windows.values()))
+        at = timezone.localtime(window.next_start(now), tz)
+        note = _("Preset to the next start of the chargers' maintenance window (%(window)s).")
+        return PlanDefault(at, note % {"window": window})
+    if not windows:
+        return PlanDefault(default_plan(tz, now=now), "")
+    if shared:
+        note = _("Preset to 03:00: the chargers do not share one maintenance window.")
+    else:
+        note = _("Preset to 03:00: the chargers' groups have no maintenance window.")
+    return PlanDefault(default_plan(tz, now=now), note)
 
 
 @transaction.atomic

@@ -124,6 +124,12 @@ def history_for(user) -> QuerySet[RestartRequest]:
             cancelled=_count(mine, State.with_outcome("neutral")),
             pending=_count(mine, State.unfinished()),
             planned=_count(mine, (State.PLANNED,)),
+            # The plan is shown in its chargers' organisation's time zone, as on the rows.
+            plan_tz=Subquery(
+                RestartJob.objects.filter(request=OuterRef("pk"))
+                .order_by("pk")
+                .values("charger__group__organisation__time_zone")[:1]
+            ),
         )
         .order_by("-requested_at", "-pk")
     )
@@ -159,6 +165,6 @@ def jobs_in_scope(user, restart_request: RestartRequest | None = None) -> QueryS
 def jobs_for(user, restart_request: RestartRequest) -> QuerySet[RestartJob]:
     return (
         restart_request.jobs.filter(charger__in=manageable_chargers(user))
-        .select_related("charger__group")
+        .select_related("charger__group__organisation")
         .order_by("charger__name", "pk")
     )

@@ -41,15 +41,21 @@ def restart_window(request):
     context = {
         "evaluation": evaluation,
         "idempotency_key": uuid.uuid4().hex,
-        **_plan_context(request.user),
+        **_plan_context(request.user, {e.charger.group_id for e in evaluation.eligible}),
     }
     return render(request, template, context)
 
 
-def _plan_context(user) -> dict:
-    """The window's Planlæg field: the organisation's time zone, preset to the coming 03:00."""
+def _plan_context(user, group_ids) -> dict:
+    """The window's Planlæg field: the organisation's time zone, preset to the next start
+    of the chargers' shared maintenance window, else to the coming 03:00."""
     tz = plans.time_zone_for(user)
-    return {"plan_tz": tz.key, "plan_default": f"{plans.default_plan(tz):%Y-%m-%dT%H:%M}"}
+    default = plans.plan_default(tz, group_ids)
+    return {
+        "plan_tz": tz.key,
+        "plan_default": f"{default.at:%Y-%m-%dT%H:%M}",
+        "plan_note": default.note,
+    }
 
 
 def _foreign_group(request) -> bool:
@@ -74,7 +80,7 @@ def _matching_window(request, template):
         "page": matching.restart_page(qs, several=summary.several),
         "filter": matching.filter_params(request.GET),
         "idempotency_key": uuid.uuid4().hex,
-        **_plan_context(request.user),
+        **_plan_context(request.user, [line.group.pk for line in summary.groups if line.restart]),
     }
     return render(request, template, context)
 
@@ -173,6 +179,7 @@ def history_detail(request, pk):
     context = {
         "restart_request": restart_request,
         "jobs": jobs,
+        "plan_tz": jobs[0].charger.group.organisation.time_zone,
         "cancellable": any(cancel.is_not_yet_sent(job) for job in jobs),
         # Polls itself every 2 s while a job is under way (the page's one request).
         "progress": progress_of(selectors.jobs_in_scope(request.user, restart_request)),

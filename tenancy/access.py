@@ -147,6 +147,11 @@ def can_shape_group(user, group: Group) -> bool:
     return role_in_group(user, group) == Role.SUPER_ADMIN
 
 
+def can_set_maintenance_window(user, group: Group) -> bool:
+    """Set or drop a group's maintenance window: whoever may edit the group."""
+    return can_shape_group(user, group)
+
+
 def can_move_or_delete_group(user, group: Group) -> bool:
     """Move or delete `group`: super-admin over its parent, so a super-admin can never
     carry or delete the top of their own tree (nor anyone an organisation's root)."""

@@ -110,6 +110,11 @@ class Group(models.Model):
     name = models.CharField(_("name"), max_length=200)
     path = models.CharField(max_length=1000, editable=False, db_index=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Its maintenance window (Servicevindue), local times in the organisation's time
+    # zone; the end may be past midnight (22:00–04:00). Both empty: it follows the
+    # nearest group above with one (tenancy/maintenance.py).
+    maintenance_start = models.TimeField(_("maintenance window from"), null=True, blank=True)
+    maintenance_end = models.TimeField(_("maintenance window until"), null=True, blank=True)
 
     class Meta:
         ordering = ["path"]
@@ -123,6 +128,16 @@ class Group(models.Model):
                 fields=["organisation", "name"],
                 condition=Q(parent__isnull=True),
                 name="group_unique_root_name",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(maintenance_start__isnull=True, maintenance_end__isnull=True)
+                    | (
+                        Q(maintenance_start__isnull=False, maintenance_end__isnull=False)
+                        & ~Q(maintenance_start=models.F("maintenance_end"))
+                    )
+                ),
+                name="group_maintenance_window_whole",
             ),
         ]
 

@@ -139,6 +139,7 @@ ACTION_LABELS = {
     "group.rename": _("Group renamed"),
     "group.move": _("Group moved"),
     "group.delete": _("Group deleted"),
+    "group.maintenance_window": _("Maintenance window changed"),
     "member.add": _("Member added"),
     "member.role": _("Role changed"),
     "member.remove": _("Member removed"),
@@ -150,6 +151,7 @@ ACTION_LABELS = {
 FIELD_LABELS = {
     "name": _("Name"),
     "parent": _("Parent group"),
+    "maintenance_window": _("Maintenance window"),
     "path": None,  # internal: shown as the parent's name instead
     "group_path": None,
     "group": _("Group"),

@@ -10,6 +10,11 @@ urlpatterns = [
     path("groups/<int:pk>/", views_groups.group_detail, name="detail"),
     path("groups/<int:pk>/new/", views_groups.group_create, name="create"),
     path("groups/<int:pk>/rename/", views_groups.group_rename, name="rename"),
+    path(
+        "groups/<int:pk>/maintenance-window/",
+        views_groups.group_maintenance_window,
+        name="maintenance_window",
+    ),
     path("groups/<int:pk>/move/", views_groups.group_move, name="move"),
     path("groups/<int:pk>/delete/", views_groups.group_delete, name="delete"),
     path("groups/<int:pk>/members/", views_members.member_list, name="members"),

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_http_methods
 
 from tenancy import access, selectors, services
 from tenancy.audit import client_ip
-from tenancy.forms import GroupMoveForm, GroupNameForm, add_service_errors, posted
+from tenancy.forms import (
+    GroupMoveForm,
+    GroupNameForm,
+    MaintenanceWindowForm,
+    add_service_errors,
+    posted,
+)
+from tenancy.maintenance import group_maintenance_window_set, maintenance_window
 
 
 def group_tree(request):
@@ -35,8 +42,33 @@ def group_detail(request, pk):
         "can_manage_chargers": access.can_manage_chargers_in(user, group),
         "can_manage_members": access.can_manage_members_in(user, group),
         "member_count": group.memberships.count(),
+        "window": maintenance_window(group),
+        "can_set_window": access.can_set_maintenance_window(user, group),
     }
     return render(request, "groups/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def group_maintenance_window(request, pk):
+    group = access.get_group_for_user(request.user, pk)
+    access.require(access.can_set_maintenance_window(request.user, group))
+    initial = {"start": group.maintenance_start, "end": group.maintenance_end}
+    form = MaintenanceWindowForm(posted(request), initial=initial)
+    if form.is_valid():
+        saved = _run(
+            form,
+            group_maintenance_window_set,
+            actor=request.user,
+            group=group,
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+            ip=client_ip(request),
+        )
+        if saved:
+            messages.success(request, _("Maintenance window saved."))
+            return redirect("groups:detail", group.pk)
+    context = {"form": form, "group": group, "window": maintenance_window(group)}
+    return render(request, "groups/maintenance_window.html", context)
 
 
 def _run(form, service, **kwargs):

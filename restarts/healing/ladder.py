@@ -6,7 +6,9 @@ did not bring the charger back healthy.
   `restarts.automatic`, so eligibility, waves, deadlines and evidence are the usual ones
   and a person can cancel them.
 - Never while a session runs, never during a firmware update, never while the charger
-  is away: the case waits (and says why).
+  is away: the case waits (and says why). Outside the group's maintenance window
+  (`tenancy.maintenance.outside_maintenance_window`) it acts only on a charger charging
+  nobody, and a charging one waits for the window ("maintenance_window").
 - Limits: at most `max_per_charger_day` automatic restarts of a charger in 24 hours and
   `max_per_group_hour` in the policy's group (its sub-groups included) in an hour.
 - Healthy: connected and no connector Faulted; for an unresponsive charger, it answers
@@ -34,6 +36,7 @@ from restarts.healing.notify import healing_case_notify
 from restarts.healing.probes import probe, with_fault
 from restarts.models import RestartJob, RestartRequest
 from restarts.services import RestartRefused
+from tenancy.maintenance import outside_maintenance_window
 
 log = logging.getLogger(__name__)
 Step = HealingCase.Step
@@ -109,7 +112,11 @@ def _start_restart(case: HealingCase, charger: Charger, policy, now, done: Count
     if not charger.is_connected:
         waiting = "not_connected"
     elif charger.session_active:
-        waiting = "session"
+        # Outside its group's maintenance window self-healing acts only on a charger
+        # that is charging nobody; inside it, never while a session runs either.
+        waiting = (
+            "maintenance_window" if outside_maintenance_window(charger.group, now) else "session"
+        )
     elif charger.firmware_updating(now, stale_after=settings.HEALING_FIRMWARE_STALE):
         waiting = "firmware"
     else:

@@ -159,6 +159,7 @@ class HealingCase(models.Model):
     WAITING = {
         "not_connected": _("the charger is not connected"),
         "session": _("a charging session is running"),
+        "maintenance_window": _("it is charging and outside its maintenance window"),
         "firmware": _("a firmware update is under way"),
         "restarting": _("the charger is already being restarted"),
         "unavailable": _("the job queue is unavailable"),

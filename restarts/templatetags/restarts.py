@@ -1,4 +1,8 @@
+import zoneinfo
+
 from django import template
+from django.conf import settings
+from django.utils import formats, timezone
 
 from restarts.models import RestartJob
 from tenancy import access
@@ -22,3 +26,15 @@ def job_detail(job: RestartJob) -> str:
 def can_restart(user) -> bool:
     """Whether to offer restart actions at all (the server decides again on every request)."""
     return access.can_manage_any(user)
+
+
+@register.filter
+def plan_time(not_before, tz_name: str | None) -> str:
+    """A planned time in the chargers' organisation's time zone (as the rows show it)."""
+    if not not_before:
+        return ""
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return formats.date_format(timezone.localtime(not_before, tz), "SHORT_DATETIME_FORMAT")

@@ -95,6 +95,36 @@ def test_ocpp16_two_connectors_charge_and_end_apart(gateway, runner):
         log.close()
 
 
+def test_a_charger_reporting_more_sessions_than_connectors_keeps_its_row_small(gateway, runner):
+    make_charger(charge_point_id="CP16-MANY", is_connected=False)
+    too_many = sessions.MAX_SESSIONS + 6
+
+    async def flood():
+        cp, ws, _ = await open_client(ws_url(gateway), "CP16-MANY", "1.6")
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        for connector_id in range(1, too_many + 1):
+            await cp.call(
+                call16.StatusNotification(
+                    connector_id=connector_id, error_code="NoError", status="Charging"
+                )
+            )
+        # Ending one makes room again: the next one is kept.
+        await cp.call(
+            call16.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+        )
+        await cp.call(
+            call16.StatusNotification(
+                connector_id=too_many + 1, error_code="NoError", status="Charging"
+            )
+        )
+        return ws
+
+    ws = runner.run(flood())
+    kept = {str(n): "" for n in range(2, sessions.MAX_SESSIONS + 1)} | {str(too_many + 1): ""}
+    wait_for(lambda: sessions_of("CP16-MANY") == (kept, True), message="at most MAX_SESSIONS")
+    runner.run(ws.close())
+
+
 def test_ocpp16_a_charger_back_mid_session_is_known_by_its_status(gateway, runner):
     make_charger(charge_point_id="CP16-MID", is_connected=False)
 

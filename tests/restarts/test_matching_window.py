@@ -81,7 +81,7 @@ def test_the_whole_site_is_summarised_group_by_group(client, fleet):
 def test_the_list_is_searched_and_paged_by_the_server(client, fleet):
     many(fleet.site, 120, "Syd")
     client.force_login(fleet.admin)
-    page = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "find": "0042"})
+    page = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "find": "Syd 0042"})
     assert listed(page.content.decode()) == ["Syd 0042"]
     third = client.get("/restarts/window/page/", {"scope": "filter", "q": "Syd", "page": 3})
     names = listed(third.content.decode())

@@ -25,7 +25,7 @@ from restarts.healing.engine import healing_sweep
 from restarts.healing.models import HealingCase
 from restarts.healing.policy import healing_policy_set
 from restarts.models import RestartJob, RestartRequest
-from tenancy.models import AuditEvent, Membership
+from tenancy.models import AuditEvent, Group, Membership
 from tests.factories import make_charger, make_member
 from tests.helpers import wait_for
 from tests.ocpp_gateway.conftest import ws_url
@@ -283,6 +283,50 @@ def test_a_person_can_cancel_the_automatic_restart_and_the_ladder_stops(
 
     assert cancelled.cancelled and case.outcome == "cancelled"
     assert sim.stats.resets == 0 and mail.outbox == []
+
+
+def window_around(group, *, starts_in: timedelta, lasts: timedelta = timedelta(hours=1)):
+    """Give `group` a maintenance window starting `starts_in` from now (may be negative)."""
+    local = timezone.localtime(timezone.now(), group.organisation.tzinfo)
+    start = (local + starts_in).time().replace(second=0, microsecond=0)
+    end = (local + starts_in + lasts).time().replace(second=0, microsecond=0)
+    Group.objects.filter(pk=group.pk).update(maintenance_start=start, maintenance_end=end)
+
+
+def test_outside_the_maintenance_window_a_charging_charger_waits_for_it(
+    fleet, gateway, sims, worker, client
+):
+    policy(fleet)
+    window_around(fleet.root, starts_in=timedelta(hours=2))  # the site follows the root's
+    charger, sim = plug_in(
+        fleet, gateway, sims, "charging+faulted_after=0.2", name="Vindue", session_seconds=600
+    )
+    wait_for(lambda: Charger.objects.get(pk=charger.pk).session_active, message="session")
+    faulted_for(charger, 11)
+
+    beat_until(lambda: (c := case_of(charger)) and c.waiting == "maintenance_window")
+    assert auto_jobs(charger).count() == 0 and sim.stats.resets == 0
+    client.force_login(fleet.admin)
+    page = client.get(f"/chargers/{charger.pk}/").content.decode()
+    assert "den lader og er uden for sit servicevindue" in page
+
+    # Inside the window the charger is still never restarted while its session runs.
+    window_around(fleet.root, starts_in=-timedelta(minutes=30))
+    beat_until(lambda: case_of(charger).waiting == "session", message="waits for the session")
+    assert auto_jobs(charger).count() == 0 and sim.stats.resets == 0
+
+
+def test_outside_the_maintenance_window_a_charger_charging_nobody_is_healed(
+    fleet, gateway, sims, worker
+):
+    policy(fleet)
+    window_around(fleet.site, starts_in=timedelta(hours=2))
+    charger, sim = plug_in(fleet, gateway, sims, "faulted_after=0.2", name="Ledig")
+    faulted_for(charger, 11)
+
+    case = beat_until(lambda: ended(charger), message="case ended")
+
+    assert case.outcome == "healed" and sim.stats.resets == 1
 
 
 def test_a_case_that_waits_too_long_is_given_up_with_one_email(fleet, worker):
