@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,6 +22,9 @@ DEFAULT_OCPP_PASSWORD = "ocpp-demo-secret"
 
 BUSINESS_ORG = "Nordlys Energi A/S"
 BASIC_ORG = "Basis Ladning ApS"
+
+# Maintenance windows set when the group is first made (a re-seed keeps what people set).
+MAINTENANCE_WINDOWS = {("Nordlys Energi", "København"): (time(1, 0), time(5, 0))}
 
 # (organisation, path of group names)
 GROUPS = [
@@ -111,8 +114,12 @@ def seed(password: str) -> list[tuple[str, str, str]]:
     groups: dict[tuple[str, ...], Group] = {}
     for org_name, path in GROUPS:
         parent = groups.get(path[:-1])
+        start, end = MAINTENANCE_WINDOWS.get(path, (None, None))
         group, _ = Group.objects.get_or_create(
-            organisation=orgs[org_name], parent=parent, name=path[-1]
+            organisation=orgs[org_name],
+            parent=parent,
+            name=path[-1],
+            defaults={"maintenance_start": start, "maintenance_end": end},
         )
         groups[path] = group
 

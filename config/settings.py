@@ -400,7 +400,10 @@ OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
 # the others are answered Pending with a jittered interval of 1 to
 # OCPP_PENDING_MAX_INTERVAL seconds and accepted when they ask again.
 OCPP_BOOT_RATE = envint("OCPP_BOOT_RATE", 500)
-OCPP_PACING_LAG = envfloat("OCPP_PACING_LAG", 0.5)
+# 2 s: a loop that far behind is a fifth of the way to a handshake's OCPP_OPEN_TIMEOUT;
+# at 0.5 s every full-scale storm on 2 busy cores tripped it (a burst of handshakes is
+# one long loop iteration) and all 1,000 chargers waited a second or more to boot.
+OCPP_PACING_LAG = envfloat("OCPP_PACING_LAG", 2.0)
 OCPP_PENDING_MAX_INTERVAL = envint("OCPP_PENDING_MAX_INTERVAL", 30)
 # A worker whose requests a live gateway has taken waits this much longer than the
 # call's deadline for the gateway's reply; requests not yet taken are withdrawn.
@@ -456,6 +459,15 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Every OCPP frame in and out; OCPP_FRAME_LOG_LEVEL=INFO to see them.
         "ocpp_gateway.frames": {"level": os.getenv("OCPP_FRAME_LOG_LEVEL", "WARNING")},
+        # websockets logs each handshake at INFO ("connection open", "HTTP response
+        # sent"), beside our own line per socket: two lines per charger in a storm.
+        # LOG_LEVEL=DEBUG shows them (and its debug lines) again.
+        "websockets": {
+            "level": os.getenv(
+                "WEBSOCKETS_LOG_LEVEL",
+                "DEBUG" if os.getenv("LOG_LEVEL", "INFO").upper() == "DEBUG" else "WARNING",
+            )
+        },
     },
 }
 

@@ -32,6 +32,7 @@ from typing import Protocol
 
 from django.utils import timezone
 from ocpp import exceptions as ocpp_exc
+from ocpp import messages as ocpp_messages
 from ocpp.messages import Call, CallError, MessageType, validate_payload
 from ocpp.messages import CallResult as OcppCallResult
 from websockets.exceptions import ConnectionClosed
@@ -42,6 +43,13 @@ from ocpp_gateway.channel import CallResult
 from ocpp_gateway.metrics import GatewayMetrics
 from ocpp_gateway.recorder import Recorder
 from ocpp_gateway.sessions import SessionBook
+
+# The ``ocpp`` library validates every frame's payload against its JSON schema in the
+# default thread pool. A frame is at most max_frame_bytes and its check takes tens of
+# microseconds of CPU that holds the GIL wherever it runs, so the hop to a thread and
+# back only added work: in a reconnect storm handing frames to the pool (submit, wake,
+# the future back onto the loop) took more of the gateway's time than the checks.
+ocpp_messages.ASYNC_VALIDATION = False
 
 logger = logging.getLogger("ocpp_gateway")
 # Every frame in and out, at INFO (quiet by default, see LOGGING in settings).

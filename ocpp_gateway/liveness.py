@@ -46,12 +46,21 @@ def exit_process() -> None:
 class LoopClock:
     """Stamped by the event loop; read by the beacon thread (plain attributes, no lock)."""
 
+    # The event loop stamps `tick` this often (server.Gateway._keep_alive).
+    INTERVAL = 0.25
+
     def __init__(self):
         self.tick = time.monotonic()
-        self.lag = 0.0
+        self.lag = 0.0  # how late the last tick came
         self.connections = 0
         # What the gateway can admit (pacing.Pacer.admission()), stamped with the tick.
         self.admission: dict = {}
+
+    def behind(self) -> float:
+        """How far the loop is behind now: how overdue its next tick is (0 while it keeps
+        time). Unlike `lag`, which holds the last tick's lateness until the next tick
+        comes, this is 0 again as soon as the loop has caught up with a burst."""
+        return max(0.0, time.monotonic() - self.tick - self.INTERVAL)
 
 
 class LivenessBeacon(threading.Thread):

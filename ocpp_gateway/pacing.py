@@ -19,7 +19,6 @@ waves, which release no more reboots than the gateways can admit.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections import deque
@@ -64,12 +63,16 @@ class Pacer:
 
     @classmethod
     def for_gateway(cls, config, clock) -> Pacer:
-        """From a GatewayConfig, reading the loop lag the gateway's LoopClock measures."""
+        """From a GatewayConfig, reading how far behind the gateway's loop is now
+        (LoopClock.behind). The last tick's lag would hold for up to a tick after the
+        loop caught up with a burst of handshakes, and answer Pending every boot in it
+        (a storm of 1,000 on a busy machine: all 1,000 Pending, each waiting a second or
+        more although the loop was keeping time again)."""
         return cls(
             rate=config.boot_rate,
             lag_limit=config.pacing_lag,
             max_interval=config.pending_max_interval,
-            lag=lambda: clock.lag,
+            lag=clock.behind,
         )
 
     def boot(self, charge_point_id: str) -> int | None:
@@ -96,9 +99,18 @@ class Pacer:
         return len(self._accepted) >= self.rate or self._lag() > self.lag_limit
 
     def _interval(self) -> int:
-        """1 s and up: the waiting chargers spread over the seconds it takes to admit them."""
-        spread = math.ceil((len(self._waiting) + 1) / self.rate)
-        return min(self.max_interval, 1 + int(self._rand() * (spread + 1)))
+        """1 s and up: the waiting chargers spread over the seconds it takes to admit them.
+
+        The first `rate` waiting come back in 1 s (they were answered at different
+        moments, so they come back as spread as they came), the next `rate` in 2 s, and
+        so on, with a second of jitter past the first. Drawing every interval from 1 to
+        ceil(waiting / rate) + 1 made a storm of 1,000 at 500 a second wait 1 to 3 s
+        where 1 s was room enough (and 2 s on average): seconds on the storm's end.
+        """
+        slot = 1 + len(self._waiting) // self.rate
+        if slot > 1:
+            slot += int(self._rand() * 2)
+        return min(self.max_interval, slot)
 
     def _forget(self, now: float) -> None:
         while self._accepted and self._accepted[0] <= now - 1.0:

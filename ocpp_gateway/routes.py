@@ -9,6 +9,7 @@ gone gateways (liveness key expired) and our own stale ones.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
@@ -19,6 +20,9 @@ from ocpp_gateway import registry
 from ocpp_gateway.channel import Evict
 
 logger = logging.getLogger("ocpp_gateway")
+
+# Routes claimed (or released) in one MULTI (pipeline) at most.
+CLAIM_BATCH = 500
 
 
 class Socket(Protocol):
@@ -36,28 +40,93 @@ class RouteTable:
         self.redis = client
         self.gateway_id = gateway_id
         self._delete_if_owned = client.register_script(registry.DELETE_ROUTE_IF_OWNED)
+        self._claims: list[tuple[Socket, asyncio.Future]] = []  # waiting to be written
+        self._claiming: asyncio.Task | None = None
+        self._releases: list[tuple[str, str, asyncio.Future]] = []  # waiting to be dropped
+        self._releasing: asyncio.Task | None = None
 
     def _route(self, conn: Socket) -> registry.Route:
         return registry.Route(self.gateway_id, conn.token, conn.ocpp_version)
 
     # -- one socket's route ----------------------------------------------------------------
     async def claim(self, conn: Socket) -> None:
-        """Route the charger to this socket; the gateway that held it before lets go."""
+        """Route the charger to this socket; the gateway that held it before lets go.
+
+        Returns once the route is in Redis (a command may need it from then on). The
+        claims of sockets opening meanwhile are written together: one drain task takes
+        every claim waiting (up to ``CLAIM_BATCH``) into one MULTI, so a lone socket
+        costs one round trip and a storm of a thousand a few, not one each.
+        """
+        future = asyncio.get_running_loop().create_future()
+        self._claims.append((conn, future))
+        if self._claiming is None or self._claiming.done():
+            self._claiming = asyncio.create_task(self._drain_claims())
+        await future
+
+    async def _drain_claims(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims[:CLAIM_BATCH], self._claims[CLAIM_BATCH:]
+            try:
+                await self._claim_all([conn for conn, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():  # its socket may have gone meanwhile
+                    future.set_result(None)
+
+    async def _claim_all(self, conns: list[Socket]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(registry.ROUTES, conn.id)
-            pipe.hset(registry.ROUTES, conn.id, self._route(conn).encode())
-            previous_raw, _ = await pipe.execute()
-        conn.route_written = True
-        previous = registry.Route.decode(previous_raw)
-        if previous and previous.gateway_id != self.gateway_id:
-            # The old socket lives in another gateway process: ask it to let go.
-            await self.redis.rpush(
-                registry.requests_key(previous.gateway_id), Evict(conn.id, conn.token).encode()
-            )
+            for conn in conns:
+                pipe.hget(registry.ROUTES, conn.id)
+                pipe.hset(registry.ROUTES, conn.id, self._route(conn).encode())
+            replies = await pipe.execute()
+        evictions = []
+        for n, conn in enumerate(conns):
+            conn.route_written = True
+            previous = registry.Route.decode(replies[2 * n])
+            if previous and previous.gateway_id != self.gateway_id:
+                # The old socket lives in another gateway process: ask it to let go.
+                evictions.append(
+                    (registry.requests_key(previous.gateway_id), Evict(conn.id, conn.token))
+                )
+        if evictions:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, evict in evictions:
+                    pipe.rpush(key, evict.encode())
+                await pipe.execute()
 
     async def release(self, conn: Socket) -> bool:
-        """Drop the charger's route if it is still this socket's."""
-        return bool(await self._drop_if_owned(conn.id, self._route(conn).encode()))
+        """Drop the charger's route if it is still this socket's (compare-and-delete on
+        its token, so the order against a newer socket's claim does not matter). Like
+        claims, the releases of sockets closing together go in one pipeline."""
+        future = asyncio.get_running_loop().create_future()
+        self._releases.append((conn.id, self._route(conn).encode(), future))
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.create_task(self._drain_releases())
+        return await future
+
+    async def _drain_releases(self) -> None:
+        while self._releases:
+            batch = self._releases[:CLAIM_BATCH]
+            self._releases = self._releases[CLAIM_BATCH:]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for charge_point_id, encoded, _ in batch:
+                        await self._delete_if_owned(
+                            keys=[registry.ROUTES], args=[charge_point_id, encoded], client=pipe
+                        )
+                    dropped = await pipe.execute()
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), n in zip(batch, dropped, strict=True):
+                if not future.done():
+                    future.set_result(bool(n))
 
     async def _drop_if_owned(self, charge_point_id: str, encoded_route: str):
         return await self._delete_if_owned(

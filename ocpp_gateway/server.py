@@ -372,8 +372,8 @@ class Gateway:
     async def _keep_alive(self) -> None:
         """Tick for the liveness thread (a wedged loop stops ticking), and write again
         the routes Redis lacks: all of them when our liveness key had gone."""
-        tick = 0.25
         clock = self.clock
+        tick = clock.INTERVAL
         last_restore = time.monotonic()
         while True:
             before = time.monotonic()

@@ -42,22 +42,24 @@ class GroupNameForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
 
 
+def _local_time_field(label, invalid, **kwargs) -> forms.TimeField:
+    return forms.TimeField(
+        label=label,
+        required=False,
+        input_formats=["%H:%M", "%H.%M"],
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"invalid": invalid},
+        **kwargs,
+    )
+
+
 class MaintenanceWindowForm(forms.Form):
     """Two local times (HH:MM); both empty drops the group's own window."""
 
-    start = forms.TimeField(
-        label=_("From"),
-        required=False,
-        input_formats=["%H:%M", "%H.%M"],
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        error_messages={"invalid": _("Give a time as HH:MM, e.g. 01:00.")},
-    )
-    end = forms.TimeField(
-        label=_("Until"),
-        required=False,
-        input_formats=["%H:%M", "%H.%M"],
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        error_messages={"invalid": _("Give a time as HH:MM, e.g. 05:00.")},
+    start = _local_time_field(_("From"), _("Give a time as HH:MM, e.g. 01:00."))
+    end = _local_time_field(
+        _("Until"),
+        _("Give a time as HH:MM, e.g. 05:00."),
         help_text=_("May be past midnight, e.g. 22:00 until 04:00."),
     )
 

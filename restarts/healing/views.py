@@ -13,6 +13,7 @@ from restarts.healing.models import HealingPolicy
 from restarts.healing.policy import effective_policy, healing_policy_set
 from tenancy import access
 from tenancy.audit import client_ip
+from tenancy.maintenance import maintenance_window
 
 
 @require_http_methods(["GET", "POST"])
@@ -42,6 +43,8 @@ def group_self_healing(request, pk):
         "group": group,
         "effective": effective,
         "policy": shown,
+        "window": maintenance_window(group),
+        "can_set_window": access.can_set_maintenance_window(user, group),
         "form": form,
         "acted_on": selectors.acted_on(group),
         "gave_up": selectors.gave_up_on(group),

@@ -3,6 +3,7 @@ with a short interval, accepted when they ask again, and none is lost."""
 
 import asyncio
 import json
+import time
 
 import pytest
 import redis
@@ -12,6 +13,7 @@ from ocpp.v201 import call as call201
 
 from chargers.models import Charger
 from ocpp_gateway import registry
+from ocpp_gateway.liveness import LoopClock
 from ocpp_gateway.pacing import Pacer
 from ocpp_gateway.simulator import Fleet, SimulatedCharger
 from tests.factories import make_charger, make_group
@@ -141,3 +143,21 @@ def test_pacing_spreads_the_waiting_and_lets_nobody_wait_twice():
     lag[0] = 0.0
     clock[0] += 40
     assert pacer.boot("w1") is None
+
+
+def test_pacing_reads_how_far_behind_the_loop_is_now_not_its_last_late_tick():
+    clock = LoopClock()
+    pacer = Pacer(rate=1000, lag_limit=0.5, max_interval=5, lag=clock.behind)
+    clock.lag, clock.tick = 2.0, time.monotonic()  # a burst made the last tick late: caught up
+    assert pacer.boot("CP-1") is None
+    clock.tick = time.monotonic() - 2.0  # the loop has not ticked for 2 s: behind now
+    assert pacer.boot("CP-2") is not None
+
+
+def test_a_storm_within_one_seconds_room_waits_one_second_the_next_second_more():
+    now = [100.0]
+    pacer = Pacer(rate=5, lag_limit=0.5, max_interval=30, now=lambda: now[0], rand=lambda: 0.999)
+    assert [pacer.boot(f"a{n}") for n in range(5)] == [None] * 5  # the second's room
+    intervals = [pacer.boot(f"w{n}") for n in range(12)]
+    assert intervals[:5] == [1] * 5  # the next second has room for all of these
+    assert all(2 <= i <= 3 for i in intervals[5:10]) and intervals[10:] == [4, 4]

@@ -3,13 +3,15 @@ the charger page's notice, and the API's GET/PUT, on the same rules."""
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from restarts.healing.models import HealingCase, HealingPolicy
 from restarts.healing.policy import effective_policy, healing_policy_set
-from tenancy.models import AuditEvent
+from tenancy.models import AuditEvent, Group
 from tests.factories import make_charger
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +148,17 @@ def test_the_api_refuses_admins_a_change_and_strangers_the_group(client, fleet):
     client.force_login(fleet.basic_admin)
     assert client.get(api(fleet.site)).status_code == 404
     assert not HealingPolicy.objects.exists()
+
+
+def test_the_page_names_the_maintenance_window_self_healing_keeps_to(client, fleet):
+    client.force_login(fleet.admin)
+    assert "Intet servicevindue" in client.get(url(fleet.site)).content.decode()
+    Group.objects.filter(pk=fleet.root.pk).update(
+        maintenance_start=time(1, 0), maintenance_end=time(5, 0)
+    )
+    page = client.get(url(fleet.site)).content.decode()
+    assert "Servicevindue 01:00–05:00 (Europe/Copenhagen): uden for det venter" in page
+    assert "maintenance-window/" not in page  # an admin cannot change it
+    client.force_login(fleet.super_admin)
+    page = client.get(url(fleet.site)).content.decode()
+    assert f'href="/groups/{fleet.site.pk}/maintenance-window/"' in page

@@ -96,6 +96,8 @@ def test_a_super_admin_sets_the_window_on_the_group_page_and_everyone_sees_it(cl
     event = AuditEvent.objects.get(action="group.maintenance_window")
     assert event.before == {"maintenance_window": None}
     assert event.after == {"maintenance_window": "22:00–04:00"}
+    trail = client.get("/audit/").content.decode()
+    assert "Servicevindue ændret" in trail and "22:00–04:00" in trail
 
     viewer = member(tree["a1"], Role.USER, "viewer")
     client.force_login(viewer)
