@@ -32,6 +32,7 @@ from django.utils import timezone
 from chargers.models import Charger, ChargerEvent
 from restarts.healing import ladder
 from restarts.healing.models import HealingCase
+from restarts.healing.notify import healing_cases_notify_unsent
 from restarts.healing.policy import PolicyMap
 from restarts.healing.probes import ANSWERED, probe, redis_client, with_fault
 from restarts.models import RestartJob
@@ -179,6 +180,7 @@ def healing_sweep(*, now=None) -> dict[str, int]:
         done["opened_faulted"] = open_faulted(policies, now)
         done["opened_unresponsive"] = probe_routinely(policies, now)
         done.update(ladder.advance(policies, now))
+        done["told_again"] = healing_cases_notify_unsent(now)
         changed = {k: v for k, v in done.items() if v}
         if changed:
             log.info("self-healing: %s", changed)

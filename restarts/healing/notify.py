@@ -1,17 +1,19 @@
 """One e-mail to a group's admins when self-healing could not heal a charger.
 
 Sent once per case (a conditional update claims it), after the case is closed: the
-charger, what was tried and what each step came to, and why it stopped.
+charger, what was tried and what each step came to, and why it stopped. Each admin gets
+their own copy. When the mail server is away the claim is given back and the next sweeps
+try again for a day (an e-mail the server took before a failure may then come twice).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,6 +22,8 @@ from restarts.healing.models import HealingCase
 from tenancy.models import Membership
 
 log = logging.getLogger(__name__)
+# How long an unsent e-mail of a case is tried again by the sweeps.
+RETRY_FOR = timedelta(days=1)
 
 
 def admins_of(group) -> list[str]:
@@ -59,12 +63,32 @@ def healing_case_notify(*, case_id: int) -> bool:
         }
         subject = render_to_string("restarts/healing/gave_up_subject.txt", context)
         body = render_to_string("restarts/healing/gave_up_email.txt", context)
+    # One e-mail per admin: nobody learns the others' addresses.
+    subject = " ".join(subject.split())
+    messages = [EmailMessage(subject, body, to=[address]) for address in recipients]
     try:
-        EmailMessage(" ".join(subject.split()), body, to=recipients).send()
+        get_connection().send_messages(messages)
     except Exception:
-        log.exception("self-healing case %s: e-mail to %d admins failed", case_id, len(recipients))
+        # The mail server is away: give the claim back, the next sweep tries again.
+        HealingCase.objects.filter(pk=case_id).update(notified_at=None)
+        log.exception(
+            "self-healing case %s: e-mail to %d admins not sent; will retry",
+            case_id,
+            len(recipients),
+        )
         return False
     return True
+
+
+def healing_cases_notify_unsent(now) -> int:
+    """Tell the admins of cases closed unhealed in the last day whose e-mail did not go
+    (the mail server was away); returns how many were sent now."""
+    unsent = HealingCase.objects.filter(
+        outcome__in=HealingCase.NOT_HEALED,
+        notified_at__isnull=True,
+        closed_at__gte=now - RETRY_FOR,
+    ).values_list("pk", flat=True)
+    return sum(healing_case_notify(case_id=pk) for pk in unsent)
 
 
 def attempts_in_words(case: HealingCase) -> list[dict]:
