@@ -80,7 +80,8 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
     reconnected = restart_jobs_back_since_sent(jobs)
     # Asked for a BootNotification, and still none: back, but the restart is not
     # confirmed (a network blip looks the same). Never shown as plain success.
-    unconfirmed = reconnected.filter(trigger_sent_at__lte=now - grace)
+    # The wait counts from when the gateway wrote the TriggerMessage.
+    unconfirmed = reconnected.filter(trigger_written_at__lte=now - grace)
     done["unconfirmed"] = len(
         unconfirmed.move(
             [State.ACCEPTED, State.SENT],
@@ -89,6 +90,14 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
             finished_at=now,
         )
     )
+
+    # Asked, but the TriggerMessage was never written (its task lost or late past the
+    # call's own timeout): ask again.
+    reconnected.filter(
+        state__in=[State.ACCEPTED, State.SENT],
+        trigger_written_at__isnull=True,
+        trigger_sent_at__lte=now - grace - timedelta(seconds=settings.RESTART_CALL_TIMEOUT),
+    ).update(trigger_sent_at=None)
 
     # Back after the Reset but no BootNotification within the grace: ask for one.
     # Only the jobs this sweep stamped: another sweep at once asks for the others.

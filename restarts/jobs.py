@@ -107,6 +107,7 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
                 answered_at=None,
                 answer_lost=False,  # nothing is known of this attempt's Reset yet
                 trigger_sent_at=None,
+                trigger_written_at=None,
                 # Why it waited is over; the one-retry mark stays (_answer reads it).
                 detail=Case(
                     When(detail__startswith=RETRY_MARK, then=F("detail")), default=Value("")

@@ -347,6 +347,10 @@ class RestartJob(models.Model):
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("scheduled at"), null=True, blank=True)
     trigger_sent_at = models.DateTimeField(_("boot requested at"), null=True, blank=True)
+    # The gateway's stamp of writing that TriggerMessage to the charger: the wait for the
+    # asked-for boot counts from here, not from when a sweep decided to ask (a busy
+    # queue can hold the ask for longer than the wait).
+    trigger_written_at = models.DateTimeField(_("boot request written at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     objects = RestartJobQuerySet.as_manager()

@@ -11,6 +11,7 @@ and only where they strike before the Reset could have left.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import redis
 from celery import shared_task
@@ -134,6 +135,14 @@ def trigger_boot(job_id: int) -> str | None:
         job.charger.charge_point_id, timeout=settings.RESTART_CALL_TIMEOUT
     )
     log.info("restart job %s: TriggerMessage(BootNotification) → %s", job_id, result.outcome)
+    not_stamped = RestartJob.objects.filter(pk=job_id, trigger_written_at__isnull=True)
+    if result.sent_at is not None and not result.not_written:
+        # The wait for the boot counts from the gateway's stamp of writing the ask.
+        not_stamped.update(trigger_written_at=datetime.fromtimestamp(result.sent_at, UTC))
+    else:
+        # Never written (not connected, not registered, the channel failed): the next
+        # sweep asks again while the job is still open.
+        not_stamped.update(trigger_sent_at=None)
     return result.outcome
 
 

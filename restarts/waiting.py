@@ -56,7 +56,9 @@ def _ready(jobs):
 
 def restart_jobs_requeue_ready(jobs) -> list[int]:
     """Waiting jobs among `jobs` whose charger is ready go back to the queue (and waves)."""
-    ids = _ready(jobs).move(State.WAITING, State.QUEUED, released_at=None, trigger_sent_at=None)
+    ids = _ready(jobs).move(
+        State.WAITING, State.QUEUED, released_at=None, trigger_sent_at=None, trigger_written_at=None
+    )
     if ids:
         release_on_commit()
     return ids

@@ -203,13 +203,33 @@ def test_back_without_a_boot_is_asked_for_one_and_then_confirmed_by_it(
 def test_back_and_reporting_status_but_never_booting_even_when_asked_is_unconfirmed(fleet):
     t0 = timezone.now() - timedelta(seconds=200)
     job = accepted(fleet, fleet.ready[0], at=t0)
-    RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=t0 + timedelta(seconds=60))
+    asked = t0 + timedelta(seconds=60)
+    RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=asked, trigger_written_at=asked)
     fleet.ready[0].connected_at = t0 + timedelta(seconds=20)
     fleet.ready[0].last_status_at = t0 + timedelta(seconds=25)
     fleet.ready[0].save()
     restart_jobs_enforce()
     assert refresh(job).state == State.UNCONFIRMED and job.confirmed_by == ""
     assert job.detail == "no_boot_when_asked" and job.finished_at is not None
+
+
+@override_settings(RESTART_BOOT_GRACE=30, RESTART_CALL_TIMEOUT=10)
+def test_a_trigger_decided_but_never_written_is_no_verdict_and_is_asked_again(
+    fleet, restarts_queue, django_capture_on_commit_callbacks
+):
+    """A busy queue held the TriggerMessage task past the wait: the charger was never
+    asked, so "no boot when asked" would be a claim nobody can prove."""
+    t0 = timezone.now() - timedelta(seconds=200)
+    job = accepted(fleet, fleet.ready[0], at=t0)
+    RestartJob.objects.filter(pk=job.pk).update(trigger_sent_at=t0 + timedelta(seconds=60))
+    fleet.ready[0].connected_at = t0 + timedelta(seconds=20)
+    fleet.ready[0].save()
+    restarts_queue.delete("restarts")
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = restart_jobs_enforce()
+    assert refresh(job).state == State.ACCEPTED
+    assert moved["trigger"] == 1 and job.trigger_sent_at > t0 + timedelta(seconds=60)
+    assert restarts_queue.llen("restarts") == 1  # asked again
 
 
 @override_settings(RESTART_BOOT_GRACE=30)

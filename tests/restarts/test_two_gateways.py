@@ -53,9 +53,19 @@ def finished(job_ids) -> bool:
     # As the beat would, sooner: a charger back without a boot (it reconnected to the
     # other gateway after its boot on the stopped one) is asked for one after 2 s, and
     # judged 2 s after asking.
+    unfinished = RestartJob.State.unfinished()
     with override_settings(RESTART_BOOT_GRACE=2):
         restart_jobs_enforce()
-    unfinished = RestartJob.State.unfinished()
+        # As a worker would: write the TriggerMessages the sweep decided on (the wait for
+        # the asked-for boot counts from the gateway's stamp of writing each).
+        asked = RestartJob.objects.filter(
+            pk__in=job_ids,
+            state__in=unfinished,
+            trigger_sent_at__isnull=False,
+            trigger_written_at__isnull=True,
+        )
+        for pk in asked.values_list("pk", flat=True):
+            tasks.trigger_boot(pk)
     return not RestartJob.objects.filter(pk__in=job_ids, state__in=unfinished).exists()
 
 
