@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -67,7 +67,7 @@ def healing_case_notify(*, case_id: int) -> bool:
     subject = " ".join(subject.split())
     messages = [EmailMessage(subject, body, to=[address]) for address in recipients]
     try:
-        get_connection().send_messages(messages)
+        mailers.default.send_messages(messages)
     except Exception:
         # The mail server is away: give the claim back, the next sweep tries again.
         HealingCase.objects.filter(pk=case_id).update(notified_at=None)
