@@ -355,11 +355,14 @@ def test_the_simulator_connects_with_each_profile(tls_gateway, sims, pki, profil
         ssl_context=client_ssl_context(pki.ca_file, *cert),
     )
     proved = max(profile, 2)  # over wss:// a profile 1 charger proves TLS and its password
+    # The connection and the boot are recorded by separate writes: wait for both.
     wait_for(
-        lambda: Charger.objects.get(pk=row.pk).connection_security_profile == proved,
-        message=f"the simulator connected with profile {profile}",
+        lambda: (
+            (c := Charger.objects.get(pk=row.pk)).connection_security_profile == proved
+            and c.last_boot_at is not None
+        ),
+        message=f"the simulator connected with profile {profile} and booted",
     )
-    assert Charger.objects.get(pk=row.pk).last_boot_at is not None
     assert sim.stats.handshake_failures == 0
 
 
