@@ -11,27 +11,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
+from config.csp import CSP_POLICY
+from config.env import envbool, envfloat, envint, envlist
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def envbool(name: str, default: str) -> bool:
-    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
-
-
-def envint(name: str, default: int) -> int:
-    return int(os.getenv(name, str(default)))
-
-
-def envfloat(name: str, default: float) -> float:
-    return float(os.getenv(name, str(default)))
-
-
-def envlist(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
 DEBUG = envbool("DEBUG", "1")
@@ -192,20 +178,8 @@ SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0" if DEBUG else "1")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0" if DEBUG else "1")
 
-# Content-Security-Policy (Django's own): scripts only from us, with a nonce for
-# the few script tags templates emit; no inline styles or event handlers.
-SECURE_CSP = {
-    "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE],
-    "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
-    "connect-src": [CSP.SELF],
-    "font-src": [CSP.SELF],
-    "object-src": [CSP.NONE],
-    "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF],
-    "frame-ancestors": [CSP.NONE],
-}
+# Content-Security-Policy: config/csp.py.
+SECURE_CSP = CSP_POLICY
 
 # Reverse proxies (IP addresses or networks) whose X-Forwarded-For names the client, for
 # the web (lockouts, API limits, audit) and the gateway alike; see tenancy/proxies.py.

@@ -40,6 +40,15 @@ from django.utils import timezone
 from chargers import signals
 from chargers.models import Charger, ChargerEvent
 from ocpp_gateway import bulk_writes, history, sessions
+from ocpp_gateway.recorder_signals import (
+    _booted_signal,
+    _boots_signal,
+    _connected_signal,
+    _disconnected_signal,
+    _no_signal,
+    _send,
+    _session_signal,
+)
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
@@ -52,18 +61,6 @@ class _Buffers:
 
     def __bool__(self) -> bool:
         return bool(self.events or self.seen or self.statuses)
-
-
-def _send(signal, **kwargs) -> None:
-    history.note_signal(signal, kwargs)
-    for receiver, result in signal.send_robust(sender=Charger, **kwargs):
-        if isinstance(result, Exception):
-            logger.error(
-                "signal receiver %r failed for charger %s",
-                receiver,
-                kwargs.get("charger_id"),
-                exc_info=result,
-            )
 
 
 class Recorder:
@@ -379,63 +376,8 @@ def _write_session(pk: int, at: datetime, op: str, key: str, transaction_id: str
     _session_signal(pk, at, op, key, transaction_id, bool(after))
 
 
-def _connected_signal(pk: int, token: str, at: datetime, ocpp_version: str, *_security) -> None:
-    _send(signals.charger_connected, charger_id=pk, at=at, connection_token=token)
-
-
-def _disconnected_signal(pk: int, token: str, at: datetime) -> None:
-    logger.info("charger %s disconnected", pk)
-    _send(signals.charger_disconnected, charger_id=pk, at=at, connection_token=token)
-
-
-def _booted_signal(
-    pk: int, at: datetime, reason: str, facts: dict[str, str], connected_at=None
-) -> None:
-    _send(
-        signals.charger_booted,
-        charger_id=pk,
-        at=at,
-        reason=reason,
-        connected_at=connected_at,
-        in_batch=True,
-    )
-
-
-def _boots_signal(applied: list[tuple]) -> None:
-    """Every boot a write applied, as one signal: a storm's thousand boots are decided
-    by its listeners in a few statements, not three per charger."""
-    if not applied:
-        return
-    boots = [
-        {"charger_id": pk, "at": at, "reason": reason, "connected_at": connected_at}
-        for _kind, pk, at, reason, _facts, *rest in applied
-        for connected_at in [rest[0] if rest else None]
-    ]
-    for receiver, result in signals.chargers_booted.send_robust(sender=Charger, boots=boots):
-        if isinstance(result, Exception):
-            logger.error(
-                "signal receiver %r failed for %d boots", receiver, len(boots), exc_info=result
-            )
-
-
-def _session_signal(
-    pk: int, at: datetime, op: str, key: str, transaction_id: str, active: bool
-) -> None:
-    _send(
-        signals.charger_session_changed,
-        charger_id=pk,
-        at=at,
-        active=active,
-        connector=key if op in (sessions.START, sessions.SEEN, sessions.END) else "",
-    )
-
-
 def _write_firmware(pk: int, at: datetime, status: str) -> None:
     Charger.objects.filter(pk=pk).update(firmware_status=status, firmware_status_at=at)
-
-
-def _no_signal(*event) -> None:
-    """Facts nobody listens for: written, nothing to tell."""
 
 
 def _fault_history(pk: int, at: datetime, faulted: bool) -> None:
