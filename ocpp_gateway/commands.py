@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -166,6 +166,7 @@ def send_resets(
     timeout: float | None = None,
     on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
     registered: bool = False,
+    batch: str | None = None,
 ) -> list[CallResult]:
     """Reset many chargers at once: `resets` is (charge point id, reset type) pairs.
 
@@ -174,7 +175,7 @@ def send_resets(
 
     The same per-call rules and outcomes as `send_reset`, one CallResult per pair in
     the same order, but a handful of Redis round trips for the lot (see `send_calls`,
-    also for `on_result`: each answer as it arrives).
+    also for `on_result`: each answer as it arrives, and `batch`).
     """
     return send_calls(
         [(cp_id, "Reset", {"type": reset_type}) for cp_id, reset_type in resets],
@@ -182,6 +183,7 @@ def send_resets(
         check_route=lambda i, route: _reset_problem(resets[i][1], route),
         on_result=on_result,
         registered=registered,
+        batch=batch,
     )
 
 
@@ -202,6 +204,7 @@ def send_calls(
     check_route: Callable[[int, registry.Route], str | None] | None = None,
     on_result: Callable[[list[tuple[int, CallResult]]], None] | None = None,
     registered: bool = False,
+    batch: str | None = None,
 ) -> list[CallResult]:
     """Send (charge point id, action, payload) calls together; one CallResult each, in order.
 
@@ -215,6 +218,10 @@ def send_calls(
     the ones settled before anything was pushed, then each batch of replies as it
     arrives, then whatever the deadline settles. So a caller can record each charger's
     answer when it comes, not when the slowest charger of the lot has answered.
+
+    `batch`, when given, names the lot (a hex id the caller recorded beforehand): its
+    mark is written with the requests, so `was_pushed(batch)` can tell later whether
+    anything of it was ever queued for a gateway.
     """
     timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
     if not calls:
@@ -228,8 +235,8 @@ def send_calls(
         results.settle([(i, failed) for i in range(len(calls))])
         return results.final()
 
-    batch = uuid.uuid4().hex
-    reply = registry.reply_key(batch)
+    lot = batch or uuid.uuid4().hex
+    reply = registry.reply_key(lot)
     deadline = time.time() + timeout
     outstanding: dict[str, int] = {}
     per_gateway: dict[str, list[tuple[str, str]]] = {}
@@ -255,25 +262,35 @@ def send_calls(
         if problem:
             early.append((i, CallResult(ERROR, detail=problem, written=False)))
             continue
-        request_id = f"{batch}.{i}"
+        request_id = f"{lot}.{i}"
         request = channel.call_request(
             request_id, cp_id, action, payload, deadline, reply, registered=registered
         )
         per_gateway.setdefault(route.gateway_id, []).append((request_id, request.encode()))
         outstanding[request_id] = i
-    # One RPUSH per gateway (a handful), each whole or not at all: a failed one queued
-    # nothing, so its calls are "not_sent" and may be tried again.
-    for gateway_id, requests in per_gateway.items():
+    # One RPUSH per gateway (a handful) and the batch's mark, in one MULTI: all or none.
+    # A failed one queued nothing, so its calls are "not_sent" and may be tried again.
+    if per_gateway:
         try:
-            client.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
+            with client.pipeline(transaction=True) as pipe:
+                for gateway_id, requests in per_gateway.items():
+                    pipe.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
+                if batch:
+                    pipe.set(registry.pushed_key(batch), 1, ex=registry.PUSHED_TTL)
+                pipe.execute()
         except redis.RedisError as exc:
             # Not sent, and safe to try again, only if the push never reached Redis;
             # an error after the write (the answer lost) may have queued it.
             outcome = NOT_SENT if _before_write(exc) else ERROR
             failed = CallResult(outcome, detail=f"command channel unavailable: {exc}")
-            early += [(outstanding.pop(request_id), failed) for request_id, _r in requests]
-            continue
-        pushed.update((request_id, (gateway_id, r)) for request_id, r in requests)
+            early += [(i, failed) for i in outstanding.values()]
+            outstanding.clear()
+        else:
+            pushed.update(
+                (request_id, (gateway_id, r))
+                for gateway_id, requests in per_gateway.items()
+                for request_id, r in requests
+            )
     results.settle(early)
     try:
         _collect(client, reply, outstanding, results, deadline + REPLY_GRACE)
@@ -374,6 +391,19 @@ def _collect(
             except (ValueError, KeyError):
                 continue  # unreadable, or an answer nobody here waits for
         results.settle(arrived)
+
+
+def was_pushed(batches: Iterable[str]) -> dict[str, bool]:
+    """Whether each named batch of `send_calls` was queued for its gateways (its mark
+    exists). Raises redis.RedisError when Redis cannot say."""
+    batches = list(dict.fromkeys(batches))
+    if not batches:
+        return {}
+    with _redis().pipeline(transaction=False) as pipe:
+        for batch in batches:
+            pipe.exists(registry.pushed_key(batch))
+        found = pipe.execute()
+    return {batch: bool(n) for batch, n in zip(batches, found, strict=True)}
 
 
 def close_weaker(charge_point_id: str, profile: int) -> bool:

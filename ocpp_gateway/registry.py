@@ -11,6 +11,9 @@
   route to a gone gateway is stale, that process is dead.
 - ``ocpp:gateway:<id>:requests`` (list): requests for that gateway, JSON, FIFO.
 - ``ocpp:reply:<id>`` (list): the gateway pushes the replies here, each naming its request.
+- ``ocpp:pushed:<batch>`` (string with a TTL): written in the same MULTI as a batch's
+  requests when the caller names its batch, so that its absence proves the batch was
+  never queued for any gateway (a caller that died between deciding and pushing).
 - ``ocpp:auth:fail:addr:<address>``, ``ocpp:auth:fail:cp:<id>`` (counters with a TTL):
   failed charger logins in the current window; ``ocpp:auth:good:<id>`` (set with a
   TTL): the addresses that charger once connected from with the right password.
@@ -27,6 +30,8 @@ TRANSACTION_SEQ = "ocpp:transaction-seq"
 LEGACY_ALIVE_TTL = 10
 # Replies nobody collects are dropped by Redis after this long.
 REPLY_TTL = 120
+# How long the proof that a named batch was pushed is kept (far past any call deadline).
+PUSHED_TTL = 86400
 
 # Remove a route only when it is still the one we wrote (a newer socket may own it now).
 DELETE_ROUTE_IF_OWNED = """
@@ -68,6 +73,10 @@ def requests_key(gateway_id: str) -> str:
 
 def reply_key(request_id: str) -> str:
     return f"ocpp:reply:{request_id}"
+
+
+def pushed_key(batch: str) -> str:
+    return f"ocpp:pushed:{batch}"
 
 
 def auth_failures_key(kind: str, value: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ocpp_gateway import commands
 from restarts import queue
 from restarts.jobs import (
     restart_jobs_back_since_sent,
@@ -27,6 +29,18 @@ from restarts.waves import restart_jobs_release, send_on_commit
 
 log = logging.getLogger(__name__)
 State = RestartJob.State
+
+
+def _never_pushed(orphans) -> list[int] | None:
+    """The ids among `orphans` whose command batch Redis proves was never pushed, or
+    None when Redis cannot say (they are looked at again in the next sweep)."""
+    batches = dict(orphans.exclude(call_batch="").values_list("pk", "call_batch"))
+    try:
+        pushed = commands.was_pushed(batches.values())
+    except redis.RedisError as exc:
+        log.warning("cannot tell whether orphaned Resets were pushed: %s", exc)
+        return None
+    return [pk for pk, batch in batches.items() if not pushed[batch]]
 
 
 def _seconds(name: str) -> timedelta:
@@ -46,25 +60,32 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
 
     boot_deadline = now - _seconds("RESTART_BOOT_DEADLINE")
     # Claimed longer ago than a send task can live, and no answer recorded: its worker
-    # died. Its Reset may have left, so it is a lost answer (and a boot can confirm it).
+    # died. Redis's mark of its command batch says whether the Reset was ever pushed:
+    # never → nothing reached the charger, so it goes back in the queue and is sent;
+    # pushed (or not known) → it may have left: a lost answer, which a boot can confirm.
     orphaned = now - timedelta(
         seconds=settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 60
     )
-    done["orphaned"] = len(
-        jobs.filter(answer_lost=False, claimed_at__lt=orphaned).move(
-            State.SENT, State.SENT, detail="no_result", answer_lost=True
+    orphans = jobs.filter(state=State.SENT, answer_lost=False, claimed_at__lt=orphaned)
+    never = _never_pushed(orphans)
+    if never is not None:
+        requeued = jobs.filter(pk__in=never).move(
+            State.SENT, State.QUEUED, claimed_at=None, call_batch="", released_at=now
         )
-    )
+        send_on_commit(requeued)
+        done["unsent"] = len(requeued)
+        done["orphaned"] = len(
+            orphans.exclude(pk__in=never).move(
+                State.SENT, State.SENT, detail="no_result", answer_lost=True
+            )
+        )
     # A lost answer is no verdict; no boot either by the boot deadline is. (A job whose
     # worker died between claim and answer has no `sent_at`: its claim stands in.)
     lost = jobs.filter(
-        Q(sent_at__lt=boot_deadline) | Q(sent_at__isnull=True, claimed_at__lt=boot_deadline)
+        Q(sent_at__lt=boot_deadline) | Q(sent_at__isnull=True, claimed_at__lt=boot_deadline),
+        answer_lost=True,
     )
-    unsaid = lost.filter(answer_lost=False)  # its worker died: nothing was recorded
-    done["no_answer"] = len(
-        unsaid.move(State.SENT, State.NO_ANSWER, detail="no_result", finished_at=now)
-    )
-    done["no_answer"] += len(lost.move(State.SENT, State.NO_ANSWER, finished_at=now))
+    done["no_answer"] = len(lost.move(State.SENT, State.NO_ANSWER, finished_at=now))
 
     # A boot the signal did not deliver (raced with the answer, or a missed signal).
     done["boot"] = len(

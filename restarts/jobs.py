@@ -42,7 +42,7 @@ def _reset_type(charger: Charger, mode: str, source: str = "") -> str:
 
 
 @transaction.atomic
-def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
+def restart_jobs_claim(*, job_ids: Iterable[int], batch: str = "", now=None) -> list[RestartJob]:
     """Take the queued jobs among `job_ids` for sending (queued → sent), all at once.
 
     Returns the jobs this call claimed (with their charger), each with its reset
@@ -52,6 +52,8 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
     (and the request did not say "now") waits as scheduled until its session ends.
     A job whose requester lost the right to restart the charger meanwhile is
     cancelled (cancel.restart_jobs_drop_lost_rights). A few statements per requester.
+    `batch` names the command batch its Resets will be pushed in (the deadline sweep
+    asks Redis whether it ever was, for a claim whose worker died).
     """
     now = now or timezone.now()
     jobs = list(
@@ -102,6 +104,7 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
                 State.QUEUED,
                 State.SENT,
                 claimed_at=now,
+                call_batch=batch,
                 reset_type=reset_type,
                 sent_at=None,  # a new attempt: the gateway stamps it again
                 answered_at=None,
@@ -125,7 +128,7 @@ def restart_jobs_claim(*, job_ids: Iterable[int], now=None) -> list[RestartJob]:
 def restart_jobs_unclaim(*, job_ids: Iterable[int]) -> list[int]:
     """Put claimed jobs back (sent → queued) whose Resets surely never left us."""
     return RestartJob.objects.filter(pk__in=list(job_ids)).move(
-        State.SENT, State.QUEUED, claimed_at=None, sent_at=None, reset_type=""
+        State.SENT, State.QUEUED, claimed_at=None, call_batch="", sent_at=None, reset_type=""
     )
 
 

@@ -337,6 +337,9 @@ class RestartJob(models.Model):
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
     # When a worker took it for sending (queued → sent); the Reset leaves after this.
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # The command batch of that claim: Redis keeps a mark of each batch that was pushed,
+    # so a claim whose worker died before pushing is known never to have left.
+    call_batch = models.CharField(_("command batch"), max_length=32, blank=True)
     # The gateway's stamps: when the Reset frame was written to the charger's socket,
     # and when the charger's answer (CallResult or CallError) arrived.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

@@ -11,6 +11,7 @@ and only where they strike before the Reset could have left.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 
 import redis
@@ -59,7 +60,8 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
     Returns {job id: new state} for the answers recorded. A redelivered or duplicated
     message claims nothing (the jobs are no longer queued) and sends nothing.
     """
-    jobs = restart_jobs_claim(job_ids=job_ids)
+    batch = uuid.uuid4().hex  # recorded with the claim: was it ever pushed? (deadlines.py)
+    jobs = restart_jobs_claim(job_ids=job_ids, batch=batch)
     if not jobs:
         return {}
     states: dict[int, str] = {}
@@ -81,6 +83,7 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
         timeout=settings.RESTART_CALL_TIMEOUT,
         on_result=record,
         registered=True,  # a charger not registered on its socket waits (waiting.py)
+        batch=batch,
     )
     pairs = list(zip(jobs, results, strict=True))
     for job, result in pairs:

@@ -228,3 +228,23 @@ def test_a_push_that_never_reached_redis_is_not_sent_and_any_other_failure_is_an
     # A lost answer after the write may have queued the call: never "not sent".
     assert not commands._before_write(redis.ConnectionError("Connection closed by server."))
     assert not commands._before_write(redis.TimeoutError("Timeout reading from socket"))
+
+
+@pytest.mark.timeout(60)
+def test_a_named_batch_leaves_a_mark_only_when_its_calls_were_queued(gateway, sims):
+    make_charger(charge_point_id="CP-MARK", is_connected=False)
+    make_charger(charge_point_id="CP-MARK-AWAY", is_connected=False)
+    sim = sims.start("CP-MARK", ws_url(gateway))
+    wait_for(lambda: online(sim), message="simulated charger online")
+
+    (result,) = commands.send_resets([("CP-MARK", "Soft")], timeout=10, batch="a1" * 16)
+    (away,) = commands.send_resets([("CP-MARK-AWAY", "Soft")], timeout=10, batch="b2" * 16)
+
+    assert result.ok and sim.stats.resets == 1
+    assert away.outcome == "not_connected"
+    # Pushed: proven by its mark. Nothing pushed (and a batch never used): no mark.
+    assert commands.was_pushed(["a1" * 16, "b2" * 16, "c3" * 16]) == {
+        "a1" * 16: True,
+        "b2" * 16: False,
+        "c3" * 16: False,
+    }

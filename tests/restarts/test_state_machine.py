@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from chargers import signals
+from ocpp_gateway import commands, registry
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim
 from restarts.models import RestartJob
@@ -270,6 +271,28 @@ def test_sent_but_never_answered_is_no_answer_only_after_the_boot_deadline(fleet
     assert refresh(other).state == State.SENT
     restart_jobs_enforce(now=timezone.now() + timedelta(seconds=301))
     assert refresh(other).state == State.NO_ANSWER and other.detail == "the socket closed"
+
+
+@override_settings(RESTART_BOOT_DEADLINE=600)
+def test_a_claim_whose_worker_died_before_pushing_is_queued_and_sent_again(fleet):
+    (job,) = start(fleet, fleet.ready[:1])
+    (pushed,) = start(fleet, fleet.ready[1:2])
+    long_ago = timezone.now() - timedelta(seconds=601)
+    # Both workers died after the claim, before recording anything. One had pushed its
+    # Reset (Redis holds its batch's mark); the other died before the push.
+    restart_jobs_claim(job_ids=[job.pk], batch="d" * 32, now=long_ago)
+    restart_jobs_claim(job_ids=[pushed.pk], batch="e" * 32, now=long_ago)
+    commands._redis().set(registry.pushed_key("e" * 32), 1, ex=60)
+
+    restart_jobs_enforce()
+
+    # Never pushed: nothing reached the charger, so it is not "no answer": it is queued
+    # again and a new claim sends it.
+    assert refresh(job).state == State.QUEUED and job.claimed_at is None
+    (again,) = restart_jobs_claim(job_ids=[job.pk], batch="f" * 32)
+    assert again.state == State.SENT
+    # Pushed: it may have reached the charger; no boot by the deadline → no answer.
+    assert refresh(pushed).state == State.NO_ANSWER and pushed.detail == "no_result"
 
 
 def test_a_lost_answer_and_a_boot_on_a_new_socket_is_done(fleet):
