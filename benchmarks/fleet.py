@@ -99,7 +99,9 @@ def _charger(cp_id: str, name: str, group: Group) -> Charger:
 
 
 def reset_state(redis_url: str) -> None:
-    """Every charger offline and never seen, no routes or queued commands in Redis."""
+    """Every charger offline and never seen, no restarts under way (an earlier scenario's
+    jobs would hold their groups' wave slots), no routes or queued commands in Redis."""
+    RestartRequest.objects.filter(jobs__state__in=RestartJob.State.unfinished()).delete()
     Charger.objects.update(
         is_connected=False,
         connected_at=None,

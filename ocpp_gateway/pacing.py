@@ -59,6 +59,7 @@ class Pacer:
         self._rand = rand
         self._accepted: deque[float] = deque()  # when boots were accepted, the last second
         self._waiting: dict[str, float] = {}  # charge point id → when it may ask again
+        self._swept = self._now()  # when the waiting were last looked over
         self.pending_answers = 0  # Pending answers given, ever (for /healthz)
 
     @classmethod
@@ -115,11 +116,17 @@ class Pacer:
     def _forget(self, now: float) -> None:
         while self._accepted and self._accepted[0] <= now - 1.0:
             self._accepted.popleft()
-        if len(self._waiting) > 4 * self.rate:
-            # Chargers that never came back (gone, or another gateway took them).
+        if now - self._swept >= 1.0:
+            # Chargers that never came back (gone, or another gateway took them): left
+            # in, they would hold the admission at 0 for good. At most once a second.
+            self._swept = now
             late = now - self.max_interval - 5
             for charge_point_id in [k for k, due in self._waiting.items() if due < late]:
                 del self._waiting[charge_point_id]
+
+    def forget(self, charge_point_id: str) -> None:
+        """Its socket closed: it is not coming back on it (a new one asks afresh)."""
+        self._waiting.pop(charge_point_id, None)
 
     @property
     def waiting(self) -> int:

@@ -289,6 +289,7 @@ class Gateway:
         conn.detached = True
         if self.connections.get(conn.id) is conn:
             del self.connections[conn.id]
+            self.pacer.forget(conn.id)
         self.recorder.disconnected(conn.charger_pk, conn.token, timezone.now())
         try:
             await self.routes.release(conn)

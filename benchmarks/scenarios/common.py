@@ -10,7 +10,8 @@ from chargers.models import Charger
 
 
 def reset_state(bench: Bench) -> None:
-    """Every charger offline and never seen, no routes or queued commands in Redis."""
+    """Every charger offline and never seen, no restarts under way, no routes or queued
+    commands in Redis."""
     fleet.reset_state(bench.redis_url)
 
 

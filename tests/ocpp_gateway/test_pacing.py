@@ -161,3 +161,19 @@ def test_a_storm_within_one_seconds_room_waits_one_second_the_next_second_more()
     intervals = [pacer.boot(f"w{n}") for n in range(12)]
     assert intervals[:5] == [1] * 5  # the next second has room for all of these
     assert all(2 <= i <= 3 for i in intervals[5:10]) and intervals[10:] == [4, 4]
+
+
+def test_chargers_told_to_wait_that_never_come_back_do_not_hold_the_admission_at_zero():
+    clock = [100.0]
+    pacer = Pacer(rate=2, lag_limit=0.5, max_interval=10, now=lambda: clock[0])
+    assert pacer.boot("a") is None and pacer.boot("b") is None
+    assert all(pacer.boot(f"w{n}") is not None for n in range(4))
+    assert pacer.admission()["admit"] == 0 and pacer.waiting == 4
+    pacer.forget("w0")  # its socket closed while it waited
+    clock[0] += 5
+    assert pacer.admission() == {"capacity": 2, "admit": 0, "waiting": 3}
+    # The others never asked again (gone, or another gateway took them): once they are
+    # later than any interval could explain, the gateway admits newcomers again.
+    clock[0] += 15
+    assert pacer.admission() == {"capacity": 2, "admit": 2, "waiting": 0}
+    assert pacer.boot("new") is None
