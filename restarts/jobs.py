@@ -292,18 +292,54 @@ def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason:
     written (`sent_at` unknown): recording that answer looks at the boots again.
     `connected_at` unknown (a gateway of an older version): the boot's own time.
     """
-    opened = connected_at or at
-    jobs = RestartJob.objects.filter(Q(charger_id=charger_id) & written_before(Value(opened)))
-    done = jobs.move(
-        BOOT_CONFIRMS,
-        State.DONE,
-        finished_at=at,
-        boot_reason=(reason or "")[:32],
-        confirmed_by=restart_jobs_confirmation(),
-    )
-    if done:
+    boot = {"charger_id": charger_id, "at": at, "connected_at": connected_at, "reason": reason}
+    return restart_jobs_confirm_boots(boots=[boot])
+
+
+# Boots confirmed per statement: the CASEs over their chargers stay small.
+BOOTS_PER_STATEMENT = 500
+
+
+def restart_jobs_confirm_boots(*, boots: Iterable[dict]) -> int:
+    """`restart_jobs_confirm_boot` for a write's boots ({charger_id, at, connected_at,
+    reason}) in a few statements: a bulk restart's thousand boots arrive in one second,
+    and one UPDATE each kept the gateway's writer busy for seconds. A charger's boots in
+    order: its first confirms its job, a later one finds nothing left to confirm."""
+    layers: list[dict[int, dict]] = []
+    for boot in sorted(boots, key=lambda b: b["at"]):
+        layer = next((lay for lay in layers if boot["charger_id"] not in lay), None)
+        if layer is None:
+            layer = {}
+            layers.append(layer)
+        layer[boot["charger_id"]] = boot
+    moved = 0
+    for layer in layers:
+        items = list(layer.items())
+        for start in range(0, len(items), BOOTS_PER_STATEMENT):
+            moved += _confirm(dict(items[start : start + BOOTS_PER_STATEMENT]))
+    if moved:
         release_on_commit()
-    return len(done)
+    return moved
+
+
+def _confirm(boots: dict[int, dict]) -> int:
+    def per_charger(value, field: models.Field):
+        return Case(
+            *(When(charger_id=pk, then=Value(value(b))) for pk, b in boots.items()),
+            output_field=field,
+        )
+
+    opened = per_charger(lambda b: b["connected_at"] or b["at"], models.DateTimeField())
+    jobs = RestartJob.objects.filter(Q(charger_id__in=list(boots)) & written_before(opened))
+    return len(
+        jobs.move(
+            BOOT_CONFIRMS,
+            State.DONE,
+            finished_at=per_charger(lambda b: b["at"], models.DateTimeField()),
+            boot_reason=per_charger(lambda b: (b["reason"] or "")[:32], models.CharField()),
+            confirmed_by=restart_jobs_confirmation(),
+        )
+    )
 
 
 def restart_jobs_confirmation():

@@ -2,7 +2,8 @@
 
 Connected in RestartsConfig.ready(). The gateway sends these from its own
 process, so each receiver is one or two indexed updates and nothing more; boots come
-as one signal per write (`chargers_booted`) and cost one query for chargers without a job.
+as one signal per write (`chargers_booted`): a few statements for all of them, one
+query for chargers without a job.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from chargers import signals
-from restarts.jobs import BOOT_CONFIRMS, restart_jobs_confirm_boot, restart_jobs_session_ended
+from restarts.jobs import (
+    BOOT_CONFIRMS,
+    restart_jobs_confirm_boot,
+    restart_jobs_confirm_boots,
+    restart_jobs_session_ended,
+)
 from restarts.models import RestartJob
-from restarts.waiting import restart_jobs_charger_registered
+from restarts.waiting import restart_jobs_charger_registered, restart_jobs_requeue_ready
 
 
 @receiver(signals.charger_booted, dispatch_uid="restarts.charger_booted")
@@ -24,17 +30,19 @@ def charger_booted(sender, *, charger_id, at, reason="", connected_at=None, **kw
 
 @receiver(signals.chargers_booted, dispatch_uid="restarts.chargers_booted")
 def chargers_booted(sender, *, boots, **kwargs):
-    """A write's boots: only chargers with a job a boot can move are looked at, one by
-    one (a storm's thousand boots mostly have none: one query for all of them)."""
+    """A write's boots: only chargers with a job a boot can move are looked at, all of
+    them in a few statements (a storm's thousand boots mostly have none: one query)."""
     ids = {boot["charger_id"] for boot in boots}
     concerned = set(
         RestartJob.objects.filter(
             charger_id__in=ids, state__in=(*BOOT_CONFIRMS, RestartJob.State.WAITING)
         ).values_list("charger_id", flat=True)
     )
-    for boot in boots:
-        if boot["charger_id"] in concerned:
-            _booted(boot["charger_id"], boot["at"], boot["reason"], boot["connected_at"])
+    if not concerned:
+        return
+    restart_jobs_confirm_boots(boots=[b for b in boots if b["charger_id"] in concerned])
+    # Registered on their sockets now: jobs that waited for that go on.
+    restart_jobs_requeue_ready(RestartJob.objects.filter(charger_id__in=concerned))
 
 
 def _booted(charger_id, at, reason, connected_at) -> None:

@@ -306,6 +306,38 @@ def test_a_lost_answer_and_a_boot_on_a_new_socket_is_done(fleet):
     assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
 
 
+def test_a_writes_boots_confirm_each_chargers_job_by_its_own_evidence(fleet):
+    t0 = timezone.now() - timedelta(seconds=30)
+    jobs = [accepted(fleet, charger, at=t0) for charger in fleet.ready[:3]]
+    a, b, c = (job.charger_id for job in jobs)
+
+    def boot(charger_id, opened, at, reason=""):
+        return {
+            "charger_id": charger_id,
+            "connected_at": t0 + timedelta(seconds=opened),
+            "at": t0 + timedelta(seconds=at),
+            "reason": reason,
+        }
+
+    # One write of the gateway's: A back on a new socket; B booted on the socket that
+    # took the Reset (no restart); C booted on its old socket, then again on a new one.
+    signals.chargers_booted.send(
+        sender=None,
+        boots=[
+            boot(c, 4, 5),
+            boot(a, 2, 3, "RemoteReset"),
+            boot(b, -5, 1),
+            boot(c, -5, 0.5),
+        ],
+    )
+
+    first, second, third = (refresh(job) for job in jobs)
+    assert first.state == State.DONE and first.boot_reason == "RemoteReset"
+    assert first.finished_at == t0 + timedelta(seconds=3)
+    assert second.state == State.ACCEPTED
+    assert third.state == State.DONE and third.finished_at == t0 + timedelta(seconds=5)
+
+
 def test_a_boot_before_the_answer_is_recorded_is_left_for_the_answer(fleet):
     (job,) = start(fleet, fleet.ready[:1])
     restart_jobs_claim(job_ids=[job.pk])
