@@ -1,7 +1,7 @@
 """What the gateway writes to the database about chargers, off the event loop and batched.
 
 The event loop only appends to in-memory buffers. A flusher hands them, about once a
-second, to a single database thread that writes them:
+second (at once after a boot), to a single database thread that writes them:
 
 - events whose order matters (connected, disconnected, booted, session started/ended)
   in the order they happened for each charger: on PostgreSQL one set-based UPDATE per
@@ -20,6 +20,7 @@ that replaced it stays connected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -52,6 +53,9 @@ from ocpp_gateway.recorder_signals import (
 
 logger = logging.getLogger("ocpp_gateway.recorder")
 
+# How long a write waits after a boot for the rest of its burst.
+URGENT_GATHER = 0.1
+
 
 @dataclass
 class _Buffers:
@@ -74,6 +78,8 @@ class Recorder:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-db-write")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocpp-db-read")
         self._flush_lock = asyncio.Lock()
+        # A boot waits for no tick: it confirms a restart and lets a waiting Reset go.
+        self._urgent = asyncio.Event()
 
     # -- buffering, on the event loop -------------------------------------------------
     def seen(self, charger_id: int, at: datetime) -> None:
@@ -113,6 +119,7 @@ class Recorder:
     ) -> None:
         """A BootNotification at `at` on the socket opened at `connected_at`."""
         self._buffers.events.append(("booted", charger_id, at, reason, facts, connected_at))
+        self._urgent.set()
 
     def session(
         self, charger_id: int, at: datetime, op: str, key: str = "", transaction_id: str = ""
@@ -133,10 +140,15 @@ class Recorder:
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
-        """Flush forever (cancel to stop; call flush() once more afterwards)."""
+        """Flush forever (cancel to stop; call flush() once more afterwards): every
+        `flush_interval`, or URGENT_GATHER after a boot (its job is shown done without
+        waiting for a tick; a busy writer batches more per write by itself)."""
         failures = 0
         while True:
-            await asyncio.sleep(self.flush_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), self.flush_interval)
+                await asyncio.sleep(min(URGENT_GATHER, self.flush_interval))
+            self._urgent.clear()
             try:
                 await self.flush()
             except TRANSIENT_ERRORS as exc:

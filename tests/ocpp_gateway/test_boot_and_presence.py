@@ -287,3 +287,16 @@ def test_sweep_disconnects_chargers_a_dead_gateway_left_connected(transactional_
     assert client.hget(registry.ROUTES, "CP-ROUTED") is None
     assert c.connection_token == ""
     wait_for(lambda: not fresh("CP-ORPHAN").is_connected, message="orphan swept")
+
+
+def test_a_boot_is_written_at_once_not_at_the_writers_next_tick(make_gateway, sims):
+    # A minute between ticks: only a boot's own flush can write it within the test.
+    gateway = make_gateway(flush_interval=60)
+    make_charger(charge_point_id="CP-PROMPT", is_connected=False)
+    sims.start("CP-PROMPT", ws_url(gateway))
+    charger = wait_for(
+        lambda: (c := Charger.objects.get(charge_point_id="CP-PROMPT")).last_boot_at and c,
+        timeout=15,
+        message="the boot written",
+    )
+    assert charger.is_connected and charger.vendor
