@@ -43,6 +43,22 @@ class Sockets(Protocol):
     @property
     def metrics(self) -> GatewayMetrics: ...
 
+    def expect_boot(self, charge_point_id: str) -> None: ...
+
+
+def _reboots(request: CallRequest, result: CallResult) -> bool:
+    """A call written to the charger that makes it boot again (unless it refused)."""
+    if result.sent_at is None or result.written is False:
+        return False
+    if result.outcome == channel.ANSWERED and result.status not in ("Accepted", "Scheduled"):
+        return False
+    if request.action == "Reset":
+        return True
+    payload = request.payload if isinstance(request.payload, dict) else {}
+    return request.action == "TriggerMessage" and (
+        payload.get("requestedMessage") == "BootNotification"
+    )
+
 
 class CommandLoop:
     def __init__(self, client: aioredis.Redis, gateway_id: str, sockets: Sockets):
@@ -183,6 +199,8 @@ class CommandLoop:
             logger.exception("%s: %s failed", conn.id, action)
             result = CallResult(channel.ERROR, detail=f"gateway error: {exc.__class__.__name__}")
         self.sockets.metrics.call_done(action, result)
+        if _reboots(request, result):
+            self.sockets.expect_boot(conn.id)
         logger.info(
             "%s: %s -> %s %s %s",
             conn.id,

@@ -32,6 +32,8 @@ logger = logging.getLogger("ocpp_gateway")
 
 # A loop this far behind on its last tick cannot admit anyone promptly.
 STALE_TICK = 1.0
+# How long after we made a charger reboot its boot is expected (Pacer.expect).
+EXPECT_SECONDS = 120.0
 
 
 class Pacer:
@@ -60,6 +62,7 @@ class Pacer:
         self._accepted: deque[float] = deque()  # when boots were accepted, the last second
         self._waiting: dict[str, float] = {}  # charge point id → when it may ask again
         self._swept = self._now()  # when the waiting were last looked over
+        self._expected: dict[str, float] = {}  # charge point id → until when
         self.pending_answers = 0  # Pending answers given, ever (for /healthz)
 
     @classmethod
@@ -76,6 +79,15 @@ class Pacer:
             lag=clock.behind,
         )
 
+    def expect(self, charge_point_id: str) -> None:
+        """We made this charger reboot (its Reset, or a TriggerMessage for its boot, was
+        written): its next boot within EXPECT_SECONDS is let in past the rate. The
+        restart waves already released no more reboots than the gateways could admit,
+        and pacing them again held a bulk restart's tail a second longer for nothing.
+        It still counts against the rate (strangers wait for it), and a loop that is
+        behind still asks it to wait."""
+        self._expected[charge_point_id] = self._now() + EXPECT_SECONDS
+
     def boot(self, charge_point_id: str) -> int | None:
         """None: accept this boot now. Else the interval (s) to answer Pending with."""
         now = self._now()
@@ -84,6 +96,14 @@ class Pacer:
         if due is not None and now >= due - 0.5:
             # Asked to wait, waited: accepted, whatever the load (nobody waits twice).
             del self._waiting[charge_point_id]
+            self._expected.pop(charge_point_id, None)
+            self._accepted.append(now)
+            return None
+        if (
+            due is None
+            and self._expected.pop(charge_point_id, 0.0) >= now
+            and self._lag() <= self.lag_limit
+        ):
             self._accepted.append(now)
             return None
         if due is None and not self.busy(now):
@@ -123,6 +143,8 @@ class Pacer:
             late = now - self.max_interval - 5
             for charge_point_id in [k for k, due in self._waiting.items() if due < late]:
                 del self._waiting[charge_point_id]
+            for charge_point_id in [k for k, until in self._expected.items() if until < now]:
+                del self._expected[charge_point_id]
 
     def forget(self, charge_point_id: str) -> None:
         """Its socket closed: it is not coming back on it (a new one asks afresh)."""

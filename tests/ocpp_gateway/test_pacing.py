@@ -12,7 +12,8 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from chargers.models import Charger
-from ocpp_gateway import registry
+from ocpp_gateway import channel, command_loop, registry
+from ocpp_gateway.channel import CallResult
 from ocpp_gateway.liveness import LoopClock
 from ocpp_gateway.pacing import Pacer
 from ocpp_gateway.simulator import Fleet, SimulatedCharger
@@ -177,3 +178,52 @@ def test_chargers_told_to_wait_that_never_come_back_do_not_hold_the_admission_at
     clock[0] += 15
     assert pacer.admission() == {"capacity": 2, "admit": 2, "waiting": 0}
     assert pacer.boot("new") is None
+
+
+def test_a_charger_we_made_reboot_is_let_in_past_the_rate_but_not_past_a_late_loop():
+    clock = [100.0]
+    lag = [0.0]
+    pacer = Pacer(rate=1, lag_limit=0.5, max_interval=10, lag=lambda: lag[0], now=lambda: clock[0])
+    assert pacer.boot("stranger-1") is None
+    assert pacer.boot("stranger-2") is not None  # the second's room is spent
+    pacer.expect("reset-1")
+    pacer.expect("reset-2")
+    pacer.expect("reset-3")
+    pacer.forget("reset-1")  # the Reset closed its socket: it is still expected
+    assert pacer.boot("reset-1") is None
+    # It counted against the rate: a newcomer still waits.
+    assert pacer.boot("stranger-3") is not None
+    lag[0] = 2.0  # a loop this far behind asks even an expected charger to wait
+    assert pacer.boot("reset-2") is not None
+    lag[0] = 0.0
+    clock[0] += 200  # expected long ago, never came: paced as anyone
+    pacer.boot("stranger-4")
+    assert pacer.boot("reset-3") is not None
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "result", "reboots"),
+    [
+        ("Reset", {"type": "Soft"}, CallResult("answered", "Accepted", sent_at=1.0), True),
+        ("Reset", {"type": "OnIdle"}, CallResult("answered", "Scheduled", sent_at=1.0), True),
+        # Written, the answer lost: hard resets often cut power before answering.
+        ("Reset", {"type": "Hard"}, CallResult("timeout", sent_at=1.0), True),
+        ("Reset", {"type": "Soft"}, CallResult("answered", "Rejected", sent_at=1.0), False),
+        ("Reset", {"type": "Soft"}, CallResult("not_connected"), False),
+        (
+            "TriggerMessage",
+            {"requestedMessage": "BootNotification"},
+            CallResult("answered", "Accepted", sent_at=1.0),
+            True,
+        ),
+        (
+            "TriggerMessage",
+            {"requestedMessage": "Heartbeat"},
+            CallResult("answered", "Accepted", sent_at=1.0),
+            False,
+        ),
+    ],
+)
+def test_which_calls_make_the_gateway_expect_a_boot(action, payload, result, reboots):
+    request = channel.call_request("r.0", "CP-1", action, payload, 2e9, "ocpp:reply:r")
+    assert command_loop._reboots(request, result) is reboots
