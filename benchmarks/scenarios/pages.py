@@ -25,6 +25,7 @@ def pages(bench: Bench) -> list[Figure]:
     small = bench.n(50)
     bench_fleet.show_page_fleet()
     bench_fleet.restarting(restarting, small_share=0.2)
+    bench_fleet.settle_database()
     users = get_user_model().objects
     big_client, small_client = Client(), Client()
     big_client.force_login(users.get(username=bench_fleet.ADMIN))
