@@ -65,9 +65,21 @@ class CommandLoop:
         self.redis = client
         self.key = registry.requests_key(gateway_id)
         self.sockets = sockets
+        # Replies waiting to be pushed: a bulk restart's thousand answers go to Redis in
+        # a few round trips, not one each (deliver_replies).
+        self._replies: list[tuple[str, bytes]] = []
+        self._replies_waiting = asyncio.Event()
 
     async def run(self) -> None:
-        """Serve the queue until cancelled."""
+        """Serve the queue until cancelled (and deliver the replies meanwhile)."""
+        deliverer = asyncio.create_task(self._deliver_replies())
+        try:
+            await self._serve()
+        finally:
+            deliverer.cancel()
+            await asyncio.gather(deliverer, return_exceptions=True)
+
+    async def _serve(self) -> None:
         while True:
             try:
                 item = await self.redis.blpop([self.key], timeout=1)
@@ -104,6 +116,7 @@ class CommandLoop:
                 await self._take(raw)
         except Exception:
             logger.exception("could not answer the commands left in the queue")
+        await self._push_replies()
 
     async def _take(self, raw) -> None:
         """Handle one command; whatever is wrong with it, the command loop goes on."""
@@ -212,11 +225,35 @@ class CommandLoop:
         await self._reply(request, result)
 
     async def _reply(self, request: CallRequest, result: CallResult) -> None:
-        """Push the answer, naming its request (several requests may share a reply list)."""
+        """Queue the answer, naming its request (several requests share a reply list)."""
+        try:
+            self._replies.append((str(request.reply), channel.encode_reply(request.id, result)))
+        except Exception:
+            logger.exception("could not encode a command reply: %r", request)
+            return
+        self._replies_waiting.set()
+
+    async def _deliver_replies(self) -> None:
+        """Push the replies as they come: whatever piled up during one push goes in the
+        next, so a burst of answers costs a few round trips."""
+        while True:
+            await self._replies_waiting.wait()
+            self._replies_waiting.clear()
+            await self._push_replies()
+
+    async def _push_replies(self) -> None:
+        replies, self._replies = self._replies, []
+        if not replies:
+            return
+        lists: dict[str, list[bytes]] = {}
+        for key, encoded in replies:
+            lists.setdefault(key, []).append(encoded)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(request.reply, channel.encode_reply(request.id, result))
-                pipe.expire(request.reply, registry.REPLY_TTL)
+                for key, encoded in lists.items():
+                    pipe.rpush(key, *encoded)
+                    pipe.expire(key, registry.REPLY_TTL)
                 await pipe.execute()
         except Exception:
-            logger.exception("could not deliver a command reply")
+            # The workers wait out their deadline: an answer lost, never a verdict.
+            logger.exception("could not deliver %d command replies", len(replies))

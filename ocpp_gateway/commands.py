@@ -371,6 +371,10 @@ def _collect_while_alive(client, reply, pushed, outstanding: dict[str, int], res
             return
 
 
+# How long a reply waits for the ones close behind it before they are handed on together.
+REPLY_GATHER = 0.05
+
+
 def _collect(
     client, reply: str, outstanding: dict[str, int], results: _Results, until: float
 ) -> None:
@@ -383,6 +387,10 @@ def _collect(
         if first is None:
             continue
         items = [first[1]] + (client.lpop(reply, len(outstanding)) or [])
+        if len(items) < len(outstanding) and REPLY_GATHER:
+            # More are on their way: take them with these (one write for the lot).
+            time.sleep(min(REPLY_GATHER, max(until - time.time(), 0)))
+            items += client.lpop(reply, len(outstanding)) or []
         arrived = []
         for raw in items:
             try:
