@@ -97,6 +97,8 @@ class Charger(models.Model):
         verbose_name_plural = _("chargers")
         indexes = [
             models.Index(fields=["group", "name"], name="charger_group_name"),
+            # The Opladere page's default order: its first page without sorting them all.
+            models.Index(fields=["name", "id"], name="charger_name_id"),
             models.Index(fields=["is_connected", "name"], name="charger_connected_name"),
             models.Index(fields=["last_status"], name="charger_last_status"),
         ]

@@ -56,12 +56,22 @@ def clean_sort(raw: str | None) -> str:
     return raw if key in SORTS else DEFAULT_SORT
 
 
+# Sort columns that may be empty: never-seen chargers first going up, last going down.
+NULLABLE = {"last_seen_at"}
+
+
 def _ordering(sort: str):
+    """The ORDER BY of a sort. Only nullable columns say where NULLs go: a NULLS clause on
+    a column that has none keeps PostgreSQL from reading it off an index (the Opladere
+    page's default sort by name was a sort of every visible charger on each poll)."""
     descending = sort.startswith("-")
-    return [
-        f.desc(nulls_last=True) if descending else f.asc(nulls_first=True)
-        for f in SORTS[sort.removeprefix("-")]
-    ]
+    order = []
+    for f in SORTS[sort.removeprefix("-")]:
+        if f.name in NULLABLE:
+            order.append(f.desc(nulls_last=True) if descending else f.asc(nulls_first=True))
+        else:
+            order.append(f.desc() if descending else f.asc())
+    return order
 
 
 def charger_filter(user, params) -> QuerySet[Charger]:
