@@ -58,9 +58,9 @@ def _plan_context(user, group_ids) -> dict:
     }
 
 
-def _foreign_group(request) -> bool:
+def _foreign_group(request, params=None) -> bool:
     """The filter names a group the user cannot see (or none at all): a 404, as for ids."""
-    raw = request.GET.get("group")
+    raw = (request.GET if params is None else params).get("group")
     return bool(raw) and not access.visible_groups(request.user).filter(pk=parse_id(raw)).exists()
 
 
@@ -127,6 +127,8 @@ def restart_confirm(request):
         if request.POST.get("when") == "plan":
             how["not_before"] = _posted_plan(request.POST)
         if request.POST.get("scope") == "filter":
+            if _foreign_group(request, request.POST):
+                return _not_found(request, _template(request, "restarts/window.html", "window"))
             # The filter and the removals, never ids: decided again here, as this user.
             started = services.restart_request_create_matching(
                 params=request.POST, removed=request.POST.getlist("exclude"), **how
