@@ -149,7 +149,9 @@ def bulk_restarts_under_way(user, now=None) -> list[RequestProgress]:
     running = RestartJob.objects.filter(state__in=states_with(None)).values("request_id")
     # Requests with a job under way (partial index), or recent ones that may just have
     # ended (not summed up yet, or only just): the jobs of nothing else are read.
-    just_ended = Q(requested_at__gte=now - timedelta(days=1)) & (
+    # (A planned one started at its time, maybe days after it was asked for.)
+    day_ago = now - timedelta(days=1)
+    just_ended = (Q(requested_at__gte=day_ago) | Q(not_before__gte=day_ago)) & (
         Q(summarised_at__isnull=True) | Q(summarised_at__gte=now - LINGER)
     )
     candidates = RestartRequest.objects.filter(Q(pk__in=running) | just_ended).values("pk")

@@ -56,6 +56,19 @@ def test_the_rows_poll_brings_the_bar_out_of_band_with_fresh_counts(client, flee
     assert "every 2s" not in body  # ended: the poll stops, the last answer shows the end
 
 
+def test_a_plan_asked_for_days_ago_shows_its_end_like_any_other(client, fleet):
+    restart = bulk(fleet)
+    # Planned three days ago for tonight; it ran at its time and has just ended.
+    RestartRequest.objects.filter(pk=restart.pk).update(
+        requested_at=timezone.now() - timedelta(days=3),
+        not_before=timezone.now() - timedelta(minutes=20),
+    )
+    restart.jobs.filter(state=State.SENT).update(state=State.DONE, finished_at=timezone.now())
+    client.force_login(fleet.admin)
+    body = client.get("/chargers/", headers=HTMX).content.decode()
+    assert "Afsluttet:</strong> 2 af 3 genstartet · 1 mislykkedes" in body
+
+
 def test_an_ended_request_leaves_the_page_after_a_while(client, fleet):
     restart = bulk(fleet)
     long_ago = timezone.now() - timedelta(minutes=10)
