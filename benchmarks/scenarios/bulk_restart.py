@@ -21,6 +21,7 @@ from benchmarks.scenarios.common import recorded, reset_state, wait
 from chargers.models import Charger
 from config.celery import app
 from restarts.models import RestartJob
+from restarts.waves import RELEASE_PENDING
 
 REBOOT_SECONDS = 2.0  # R: how long a simulated charger stays away after accepting a Reset
 ANSWERED = ("accepted", "scheduled", "done", "rejected")
@@ -188,9 +189,14 @@ def _own_cpu() -> float:
 
 
 def _purge_celery(redis_url: str) -> None:
+    """No task left from an earlier scenario, nor its mark that a wave release is already
+    on its way: kept while its task was purged, it held back every release of the next
+    scenario until it expired (no beat runs here to release them anyway)."""
     client = redis.Redis.from_url(redis_url)
     try:
-        client.delete("restarts", "celery", "unacked", "unacked_index", "unacked_mutex")
+        client.delete(
+            "restarts", "celery", "unacked", "unacked_index", "unacked_mutex", RELEASE_PENDING
+        )
     finally:
         client.close()
 
