@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection, models, transaction
+from django.db.models import Case, Expression, F, Q, Value, When
 from django.utils import timezone
 
 from chargers.models import Charger
@@ -323,23 +323,51 @@ def restart_jobs_confirm_boots(*, boots: Iterable[dict]) -> int:
 
 
 def _confirm(boots: dict[int, dict]) -> int:
-    def per_charger(value, field: models.Field):
+    arrays = connection.vendor == "postgresql"
+
+    def per_charger(value, field: models.Field, sql_type: str):
+        values = {pk: value(b) for pk, b in boots.items()}
+        if arrays:
+            return _ForCharger(values, sql_type, field)
         return Case(
-            *(When(charger_id=pk, then=Value(value(b))) for pk, b in boots.items()),
-            output_field=field,
+            *(When(charger_id=pk, then=Value(v)) for pk, v in values.items()), output_field=field
         )
 
-    opened = per_charger(lambda b: b["connected_at"] or b["at"], models.DateTimeField())
+    opened = per_charger(
+        lambda b: b["connected_at"] or b["at"], models.DateTimeField(), "timestamptz"
+    )
     jobs = RestartJob.objects.filter(Q(charger_id__in=list(boots)) & written_before(opened))
     return len(
         jobs.move(
             BOOT_CONFIRMS,
             State.DONE,
-            finished_at=per_charger(lambda b: b["at"], models.DateTimeField()),
-            boot_reason=per_charger(lambda b: (b["reason"] or "")[:32], models.CharField()),
+            finished_at=per_charger(lambda b: b["at"], models.DateTimeField(), "timestamptz"),
+            boot_reason=per_charger(lambda b: (b["reason"] or "")[:32], models.CharField(), "text"),
             confirmed_by=restart_jobs_confirmation(),
         )
     )
+
+
+class _ForCharger(Expression):
+    """Each row's value for its charger, from two parallel arrays (PostgreSQL): two
+    parameters however many chargers. A CASE has a branch per charger, and Django built
+    and compiled them one by one: 0.8 ms a boot in the gateway's writer thread."""
+
+    def __init__(self, values: dict[int, object], sql_type: str, output_field):
+        super().__init__(output_field=output_field)
+        self.chargers, self.values, self.sql_type = list(values), list(values.values()), sql_type
+        self.key = F("charger_id")
+
+    def get_source_expressions(self):
+        return [self.key]
+
+    def set_source_expressions(self, exprs):
+        (self.key,) = exprs
+
+    def as_sql(self, compiler, connection):
+        key_sql, key_params = compiler.compile(self.key)
+        sql = f"(%s::{self.sql_type}[])[array_position(%s::bigint[], {key_sql})]"
+        return sql, [self.values, self.chargers, *key_params]
 
 
 def restart_jobs_confirmation():
