@@ -372,9 +372,7 @@ OCPP_LOOP_STALL_LIMIT = envfloat("OCPP_LOOP_STALL_LIMIT", 60)
 # Storm pacing (ocpp_gateway/pacing.py): a gateway accepts at most OCPP_BOOT_RATE
 # BootNotifications a second, and none while its loop is OCPP_PACING_LAG seconds behind;
 # the others are answered Pending with a jittered interval of 1 to
-# OCPP_PENDING_MAX_INTERVAL seconds and accepted when they ask again. 1,000: measured
-# on 2 cores, storms of 1,000 ended in 1.5 s (2.6 s at 500, half of them Pending for a
-# second the gateway had to spare); the loop's lag still paces a storm it cannot take.
+# OCPP_PENDING_MAX_INTERVAL seconds and accepted when they ask again (README: Storms).
 OCPP_BOOT_RATE = envint("OCPP_BOOT_RATE", 1000)
 # 2 s: a loop that far behind is a fifth of the way to a handshake's OCPP_OPEN_TIMEOUT;
 # at 0.5 s every full-scale storm on 2 busy cores tripped it (a burst of handshakes is
