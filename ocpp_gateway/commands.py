@@ -219,9 +219,10 @@ def send_calls(
     arrives, then whatever the deadline settles. So a caller can record each charger's
     answer when it comes, not when the slowest charger of the lot has answered.
 
-    `batch`, when given, names the lot (a hex id the caller recorded beforehand): its
-    mark is written with the requests, so `was_pushed(batch)` can tell later whether
-    anything of it was ever queued for a gateway.
+    `batch`, when given, names the lot (`open_batch()`, recorded by the caller
+    beforehand): its mark is written with the requests, only if `fence_batches` has not
+    taken the batch back first, so that it can tell later whether any of it was ever
+    queued for a gateway. A batch taken back sends nothing: every call "not_sent".
     """
     timeout = settings.OCPP_CALL_TIMEOUT if timeout is None else float(timeout)
     if not calls:
@@ -272,12 +273,15 @@ def send_calls(
     # A failed one queued nothing, so its calls are "not_sent" and may be tried again.
     if per_gateway:
         try:
-            with client.pipeline(transaction=True) as pipe:
-                for gateway_id, requests in per_gateway.items():
-                    pipe.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
-                if batch:
-                    pipe.set(registry.pushed_key(batch), 1, ex=registry.PUSHED_TTL)
-                pipe.execute()
+            if batch and not _push_marked(client, batch, per_gateway):
+                fenced = CallResult(NOT_SENT, detail=f"{FENCED}: batch {batch} taken back")
+                early += [(i, fenced) for i in outstanding.values()]
+                outstanding.clear()
+            elif not batch:
+                with client.pipeline(transaction=True) as pipe:
+                    for gateway_id, requests in per_gateway.items():
+                        pipe.rpush(registry.requests_key(gateway_id), *(r for _i, r in requests))
+                    pipe.execute()
         except redis.RedisError as exc:
             # Not sent, and safe to try again, only if the push never reached Redis;
             # an error after the write (the answer lost) may have queued it.
@@ -290,6 +294,7 @@ def send_calls(
                 (request_id, (gateway_id, r))
                 for gateway_id, requests in per_gateway.items()
                 for request_id, r in requests
+                if request_id in outstanding
             )
     results.settle(early)
     try:
@@ -401,17 +406,56 @@ def _collect(
         results.settle(arrived)
 
 
-def was_pushed(batches: Iterable[str]) -> dict[str, bool]:
-    """Whether each named batch of `send_calls` was queued for its gateways (its mark
-    exists). Raises redis.RedisError when Redis cannot say."""
+# A batch's mark: pushed with its requests, or taken back by the deadline sweep.
+PUSHED, FENCED = "pushed", "fenced"
+
+
+def open_batch() -> str:
+    """A new batch name for `send_calls`, naming this Redis's incarnation (its run_id):
+    marks live in Redis, so only the Redis that was up when the batch was named can tell
+    that it was never pushed. Raises redis.RedisError when Redis is away."""
+    return f"{_redis().info('server')['run_id']}:{uuid.uuid4().hex}"
+
+
+def _push_marked(client, batch: str, per_gateway: dict[str, list[tuple[str, str]]]) -> bool:
+    """Push the batch's requests with its mark, unless the batch was taken back (its mark
+    exists): WATCH, then one MULTI. False when taken back; nothing was pushed then."""
+    mark = registry.pushed_key(batch)
+    with client.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(mark)
+            if pipe.exists(mark):
+                return False
+            pipe.multi()
+            pipe.set(mark, PUSHED, ex=registry.PUSHED_TTL)
+            for gateway_id, requests in per_gateway.items():
+                pipe.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
+            pipe.execute()
+        except redis.WatchError:
+            return False  # taken back between the look and the push
+    return True
+
+
+def fence_batches(batches: Iterable[str]) -> dict[str, bool]:
+    """For batches whose sender is surely gone: True when the batch was never pushed and
+    now never can be (this call takes it back: the sender's push would find the mark),
+    False when it was pushed or nobody can tell (named under another Redis incarnation:
+    a restarted Redis may have lost the mark of a push a gateway already took). Raises
+    redis.RedisError when Redis cannot say."""
     batches = list(dict.fromkeys(batches))
     if not batches:
         return {}
-    with _redis().pipeline(transaction=False) as pipe:
-        for batch in batches:
-            pipe.exists(registry.pushed_key(batch))
-        found = pipe.execute()
-    return {batch: bool(n) for batch, n in zip(batches, found, strict=True)}
+    client = _redis()
+    run_id = client.info("server")["run_id"]
+    never: dict[str, bool] = {}
+    for batch in batches:
+        if batch.split(":", 1)[0] != run_id:
+            never[batch] = False
+            continue
+        mark = registry.pushed_key(batch)
+        taken = client.set(mark, FENCED, nx=True, ex=registry.PUSHED_TTL)
+        never[batch] = bool(taken) or client.get(mark) == FENCED.encode()
+    return never
 
 
 def close_weaker(charge_point_id: str, profile: int) -> bool:

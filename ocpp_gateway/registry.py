@@ -11,9 +11,10 @@
   route to a gone gateway is stale, that process is dead.
 - ``ocpp:gateway:<id>:requests`` (list): requests for that gateway, JSON, FIFO.
 - ``ocpp:reply:<id>`` (list): the gateway pushes the replies here, each naming its request.
-- ``ocpp:pushed:<batch>`` (string with a TTL): written in the same MULTI as a batch's
-  requests when the caller names its batch, so that its absence proves the batch was
-  never queued for any gateway (a caller that died between deciding and pushing).
+- ``ocpp:pushed:<batch>`` (string with a TTL): ``pushed``, written in the same MULTI as
+  a named batch's requests (only while absent: WATCH), or ``fenced``, written by the
+  deadline sweep for a batch whose sender died: then it was never pushed and never will
+  be. Redis must not evict keys (``maxmemory-policy noeviction``, as Celery needs too).
 - ``ocpp:auth:fail:addr:<address>``, ``ocpp:auth:fail:cp:<id>`` (counters with a TTL):
   failed charger logins in the current window; ``ocpp:auth:good:<id>`` (set with a
   TTL): the addresses that charger once connected from with the right password.

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ocpp_gateway import commands
+from ocpp_gateway import commands, registry
 from restarts import queue
 from restarts.jobs import (
     restart_jobs_back_since_sent,
@@ -31,16 +31,20 @@ log = logging.getLogger(__name__)
 State = RestartJob.State
 
 
-def _never_pushed(orphans) -> list[int] | None:
-    """The ids among `orphans` whose command batch Redis proves was never pushed, or
-    None when Redis cannot say (they are looked at again in the next sweep)."""
-    batches = dict(orphans.exclude(call_batch="").values_list("pk", "call_batch"))
+def _never_pushed(orphans, now) -> list[int] | None:
+    """The ids among `orphans` whose command batch was never pushed and now never can be
+    (commands.fence_batches takes it back), or None when Redis cannot say. A claim older
+    than half the marks' lifetime is not asked: its mark may have expired."""
+    recent = orphans.exclude(call_batch="").filter(
+        claimed_at__gte=now - timedelta(seconds=registry.PUSHED_TTL / 2)
+    )
+    batches = dict(recent.values_list("pk", "call_batch"))
     try:
-        pushed = commands.was_pushed(batches.values())
+        never = commands.fence_batches(batches.values())
     except redis.RedisError as exc:
         log.warning("cannot tell whether orphaned Resets were pushed: %s", exc)
         return None
-    return [pk for pk, batch in batches.items() if not pushed[batch]]
+    return [pk for pk, batch in batches.items() if never[batch]]
 
 
 def _seconds(name: str) -> timedelta:
@@ -60,25 +64,28 @@ def restart_jobs_enforce(*, now=None) -> dict[str, int]:
 
     boot_deadline = now - _seconds("RESTART_BOOT_DEADLINE")
     # Claimed longer ago than a send task can live, and no answer recorded: its worker
-    # died. Redis's mark of its command batch says whether the Reset was ever pushed:
-    # never → nothing reached the charger, so it goes back in the queue and is sent;
-    # pushed (or not known) → it may have left: a lost answer, which a boot can confirm.
+    # died (or hangs). Its command batch is taken back if it was never pushed: then
+    # nothing reached the charger, and the job goes back in the queue and is sent. Pushed,
+    # or nobody can tell (another Redis incarnation): it may have left, a lost answer,
+    # which a boot can confirm. Redis away: asked again at the next sweep, and past the
+    # boot deadline a lost answer as well.
     orphaned = now - timedelta(
         seconds=settings.RESTART_CALL_TIMEOUT + settings.OCPP_REPLY_WAIT_MAX + 60
     )
     orphans = jobs.filter(state=State.SENT, answer_lost=False, claimed_at__lt=orphaned)
-    never = _never_pushed(orphans)
-    if never is not None:
-        requeued = jobs.filter(pk__in=never).move(
-            State.SENT, State.QUEUED, claimed_at=None, call_batch="", released_at=now
+    never = _never_pushed(orphans, now)
+    if never is None:
+        orphans, never = orphans.filter(claimed_at__lt=boot_deadline), []
+    requeued = orphans.filter(pk__in=never).move(
+        State.SENT, State.QUEUED, claimed_at=None, call_batch="", released_at=now
+    )
+    send_on_commit(requeued)
+    done["unsent"] = len(requeued)
+    done["orphaned"] = len(
+        orphans.exclude(pk__in=never).move(
+            State.SENT, State.SENT, detail="no_result", answer_lost=True
         )
-        send_on_commit(requeued)
-        done["unsent"] = len(requeued)
-        done["orphaned"] = len(
-            orphans.exclude(pk__in=never).move(
-                State.SENT, State.SENT, detail="no_result", answer_lost=True
-            )
-        )
+    )
     # A lost answer is no verdict; no boot either by the boot deadline is. (A job whose
     # worker died between claim and answer has no `sent_at`: its claim stands in.)
     lost = jobs.filter(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db import connection, models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Case, Expression, F, Q, Value, When
 from django.utils import timezone
 
@@ -296,7 +296,7 @@ def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason:
     return restart_jobs_confirm_boots(boots=[boot])
 
 
-# Boots confirmed per statement: the CASEs over their chargers stay small.
+# Boots confirmed per statement (their arrays, or CASEs on other databases).
 BOOTS_PER_STATEMENT = 500
 
 
@@ -323,7 +323,7 @@ def restart_jobs_confirm_boots(*, boots: Iterable[dict]) -> int:
 
 
 def _confirm(boots: dict[int, dict]) -> int:
-    arrays = connection.vendor == "postgresql"
+    arrays = connections[RestartJob.objects.db].vendor == "postgresql"
 
     def per_charger(value, field: models.Field, sql_type: str):
         values = {pk: value(b) for pk, b in boots.items()}

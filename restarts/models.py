@@ -77,7 +77,13 @@ class RestartRequest(models.Model):
                 fields=["requested_at"],
                 condition=Q(summarised_at__isnull=True),
                 name="restartrequest_unsummarised",
-            )
+            ),
+            # Planned ones, read by their time (the release, the progress bar).
+            models.Index(
+                fields=["not_before"],
+                condition=Q(not_before__isnull=False),
+                name="restartrequest_planned",
+            ),
         ]
         verbose_name = _("restart request")
         verbose_name_plural = _("restart requests")
@@ -339,7 +345,7 @@ class RestartJob(models.Model):
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     # The command batch of that claim: Redis keeps a mark of each batch that was pushed,
     # so a claim whose worker died before pushing is known never to have left.
-    call_batch = models.CharField(_("command batch"), max_length=32, blank=True)
+    call_batch = models.CharField(_("command batch"), max_length=80, blank=True)
     # The gateway's stamps: when the Reset frame was written to the charger's socket,
     # and when the charger's answer (CallResult or CallError) arrived.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

@@ -11,7 +11,6 @@ and only where they strike before the Reset could have left.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 
 import redis
@@ -60,7 +59,9 @@ def send_resets(job_ids: list[int]) -> dict[int, str]:
     Returns {job id: new state} for the answers recorded. A redelivered or duplicated
     message claims nothing (the jobs are no longer queued) and sends nothing.
     """
-    batch = uuid.uuid4().hex  # recorded with the claim: was it ever pushed? (deadlines.py)
+    # Named before the claim, and recorded with it: was it ever pushed? (deadlines.py)
+    # Redis away: nothing is claimed, the task is retried.
+    batch = commands.open_batch()
     jobs = restart_jobs_claim(job_ids=job_ids, batch=batch)
     if not jobs:
         return {}

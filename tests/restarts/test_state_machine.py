@@ -275,35 +275,40 @@ def test_sent_but_never_answered_is_no_answer_only_after_the_boot_deadline(fleet
 
 @override_settings(RESTART_BOOT_DEADLINE=600)
 def test_a_claim_whose_worker_died_before_pushing_is_queued_and_sent_again(fleet):
-    (job,) = start(fleet, fleet.ready[:1])
-    (pushed,) = start(fleet, fleet.ready[1:2])
+    never, pushed, elsewhere = (start(fleet, [c])[0] for c in fleet.ready[:3])
     long_ago = timezone.now() - timedelta(seconds=601)
-    # Both workers died after the claim, before recording anything. One had pushed its
-    # Reset (Redis holds its batch's mark); the other died before the push.
-    restart_jobs_claim(job_ids=[job.pk], batch="d" * 32, now=long_ago)
-    restart_jobs_claim(job_ids=[pushed.pk], batch="e" * 32, now=long_ago)
-    commands._redis().set(registry.pushed_key("e" * 32), 1, ex=60)
+    # Three workers died after their claims, before recording anything. One had pushed
+    # its Resets (the mark says so); one died before the push; the third named its batch
+    # under a Redis that has restarted since (it may have lost a mark: nobody can tell).
+    batches = [commands.open_batch() for _ in range(2)]
+    for job, batch in zip((never, pushed), batches, strict=True):
+        restart_jobs_claim(job_ids=[job.pk], batch=batch, now=long_ago)
+    commands._redis().set(registry.pushed_key(batches[1]), commands.PUSHED)
+    restart_jobs_claim(job_ids=[elsewhere.pk], batch="0" * 40 + ":" + "e" * 32, now=long_ago)
 
     restart_jobs_enforce()
 
-    # Never pushed: nothing reached the charger, so it is not "no answer": it is queued
-    # again and a new claim sends it.
-    assert refresh(job).state == State.QUEUED and job.claimed_at is None
-    (again,) = restart_jobs_claim(job_ids=[job.pk], batch="f" * 32)
+    # Never pushed: nothing reached the charger, so it is not "no answer": queued again,
+    # sent by a new claim; the dead worker's batch can no longer be pushed.
+    assert refresh(never).state == State.QUEUED and never.claimed_at is None
+    (again,) = restart_jobs_claim(job_ids=[never.pk], batch=commands.open_batch())
     assert again.state == State.SENT
-    # Pushed: it may have reached the charger; no boot by the deadline → no answer.
-    assert refresh(pushed).state == State.NO_ANSWER and pushed.detail == "no_result"
+    assert commands.fence_batches([batches[0]]) == {batches[0]: True}
+    # Pushed, or not known: it may have reached the charger; no boot by the deadline.
+    for job in (pushed, elsewhere):
+        assert refresh(job).state == State.NO_ANSWER and job.detail == "no_result"
 
 
-def test_a_lost_answer_and_a_boot_on_a_new_socket_is_done(fleet):
-    (job,) = start(fleet, fleet.ready[:1])
-    restart_jobs_claim(job_ids=[job.pk])
-    # No reply from the gateway at all: when the Reset was written is not known.
-    RestartJob.objects.filter(pk=job.pk).update(
-        detail="no reply from the gateway", answer_lost=True
+@override_settings(RESTART_BOOT_DEADLINE=600, REDIS_URL="redis://127.0.0.1:9/0")
+def test_an_orphaned_claim_waits_while_redis_cannot_say_until_the_boot_deadline(fleet):
+    recent, old = (start(fleet, [c])[0] for c in fleet.ready[:2])
+    restart_jobs_claim(
+        job_ids=[recent.pk], batch="r:1", now=timezone.now() - timedelta(seconds=200)
     )
-    booted(fleet.ready[0], connected_at=timezone.now(), reason="")
-    assert refresh(job).state == State.DONE and job.confirmed_by == "boot"
+    restart_jobs_claim(job_ids=[old.pk], batch="r:2", now=timezone.now() - timedelta(seconds=601))
+    restart_jobs_enforce()
+    assert refresh(recent).state == State.SENT and not recent.answer_lost
+    assert refresh(old).state == State.NO_ANSWER
 
 
 def test_a_writes_boots_confirm_each_chargers_job_by_its_own_evidence(fleet):
