@@ -43,21 +43,24 @@ class Sockets(Protocol):
     @property
     def metrics(self) -> GatewayMetrics: ...
 
-    def expect_boot(self, charge_point_id: str) -> None: ...
+    def expect_boot(self, charge_point_id: str, expected: bool = True) -> None: ...
+
+
+def _asks_for_a_boot(request: CallRequest) -> bool:
+    """A Reset, or a TriggerMessage for a BootNotification: the charger boots after it."""
+    payload = request.payload if isinstance(request.payload, dict) else {}
+    return request.action == "Reset" or (
+        request.action == "TriggerMessage" and payload.get("requestedMessage") == "BootNotification"
+    )
 
 
 def _reboots(request: CallRequest, result: CallResult) -> bool:
-    """A call written to the charger that makes it boot again (unless it refused)."""
-    if result.sent_at is None or result.written is False:
+    """Such a call written to the charger, and not refused (Rejected, a CallError)."""
+    if not _asks_for_a_boot(request) or result.sent_at is None or result.written is False:
         return False
-    if result.outcome == channel.ANSWERED and result.status not in ("Accepted", "Scheduled"):
+    if result.outcome == channel.CALL_ERROR:
         return False
-    if request.action == "Reset":
-        return True
-    payload = request.payload if isinstance(request.payload, dict) else {}
-    return request.action == "TriggerMessage" and (
-        payload.get("requestedMessage") == "BootNotification"
-    )
+    return result.outcome != channel.ANSWERED or result.status in ("Accepted", "Scheduled")
 
 
 class CommandLoop:
@@ -206,14 +209,18 @@ class CommandLoop:
 
     async def _call(self, conn: GatewayChargePointMixin, request: CallRequest, deadline) -> None:
         action = request.action
+        if _asks_for_a_boot(request):
+            # Expected from before the frame leaves: a hard reset may boot again before
+            # its answer (or instead of one). Refused or never written: not expected.
+            self.sockets.expect_boot(conn.id)
         try:
             result = await conn.send_call(action, request.payload, deadline)
         except Exception as exc:
             logger.exception("%s: %s failed", conn.id, action)
             result = CallResult(channel.ERROR, detail=f"gateway error: {exc.__class__.__name__}")
         self.sockets.metrics.call_done(action, result)
-        if _reboots(request, result):
-            self.sockets.expect_boot(conn.id)
+        if _asks_for_a_boot(request) and not _reboots(request, result):
+            self.sockets.expect_boot(conn.id, expected=False)
         logger.info(
             "%s: %s -> %s %s %s",
             conn.id,
@@ -254,6 +261,11 @@ class CommandLoop:
                     pipe.rpush(key, *encoded)
                     pipe.expire(key, registry.REPLY_TTL)
                 await pipe.execute()
+        except asyncio.CancelledError:
+            # Stopping mid-push: back in front, for answer_leftovers (a reply pushed twice
+            # is harmless: its worker takes only the requests it still waits for).
+            self._replies[:0] = replies
+            raise
         except Exception:
             # The workers wait out their deadline: an answer lost, never a verdict.
             logger.exception("could not deliver %d command replies", len(replies))

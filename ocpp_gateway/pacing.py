@@ -79,14 +79,17 @@ class Pacer:
             lag=clock.behind,
         )
 
-    def expect(self, charge_point_id: str) -> None:
+    def expect(self, charge_point_id: str, expected: bool = True) -> None:
         """We made this charger reboot (its Reset, or a TriggerMessage for its boot, was
         written): its next boot within EXPECT_SECONDS is let in past the rate. The
         restart waves already released no more reboots than the gateways could admit,
         and pacing them again held a bulk restart's tail a second longer for nothing.
         It still counts against the rate (strangers wait for it), and a loop that is
-        behind still asks it to wait."""
-        self._expected[charge_point_id] = self._now() + EXPECT_SECONDS
+        behind still asks it to wait. `expected` False: it refused after all."""
+        if expected:
+            self._expected[charge_point_id] = self._now() + EXPECT_SECONDS
+        else:
+            self._expected.pop(charge_point_id, None)
 
     def boot(self, charge_point_id: str) -> int | None:
         """None: accept this boot now. Else the interval (s) to answer Pending with."""

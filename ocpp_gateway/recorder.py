@@ -140,14 +140,16 @@ class Recorder:
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
-        """Flush forever (cancel to stop; call flush() once more afterwards): every
-        `flush_interval`, or URGENT_GATHER after a boot (its job is shown done without
-        waiting for a tick; a busy writer batches more per write by itself)."""
+        """Flush forever (cancel to stop; flush() once more after): every flush_interval,
+        or URGENT_GATHER after a boot (a busy writer batches more per write by itself)."""
         failures = 0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._urgent.wait(), self.flush_interval)
-                await asyncio.sleep(min(URGENT_GATHER, self.flush_interval))
+                if failures:  # the database is away: retried at the tick, not per boot
+                    await asyncio.sleep(self.flush_interval)
+                else:
+                    await asyncio.wait_for(self._urgent.wait(), self.flush_interval)
+                    await asyncio.sleep(min(URGENT_GATHER, self.flush_interval))
             self._urgent.clear()
             try:
                 await self.flush()

@@ -300,8 +300,8 @@ class Gateway:
     def socket(self, charge_point_id) -> GatewayChargePointMixin | None:
         return self.connections.get(charge_point_id)
 
-    def expect_boot(self, charge_point_id: str) -> None:
-        self.pacer.expect(charge_point_id)
+    def expect_boot(self, charge_point_id: str, expected: bool = True) -> None:
+        self.pacer.expect(charge_point_id, expected)
 
     async def evict(self, conn: GatewayChargePointMixin, reason: str, code: int = 1000) -> None:
         """Disconnect this socket and close it."""

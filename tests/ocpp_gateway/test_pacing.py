@@ -209,6 +209,7 @@ def test_a_charger_we_made_reboot_is_let_in_past_the_rate_but_not_past_a_late_lo
         # Written, the answer lost: hard resets often cut power before answering.
         ("Reset", {"type": "Hard"}, CallResult("timeout", sent_at=1.0), True),
         ("Reset", {"type": "Soft"}, CallResult("answered", "Rejected", sent_at=1.0), False),
+        ("Reset", {"type": "Soft"}, CallResult("call_error", sent_at=1.0), False),
         ("Reset", {"type": "Soft"}, CallResult("not_connected"), False),
         (
             "TriggerMessage",
