@@ -98,3 +98,19 @@ def test_compose_trusts_exactly_its_proxy_and_publishes_only_the_proxy():
     mounts = services["proxy"]["volumes"]
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
     assert "./deploy/tls:/etc/nginx/tls:ro" in mounts
+
+
+def test_every_named_volume_is_declared_and_the_stores_keep_their_data():
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    declared = set(data.get("volumes") or {})
+    for name, service in data["services"].items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0] if isinstance(mount, str) else mount.get("source")
+            if source and not source.startswith((".", "/", "~")):
+                assert source in declared, f"{name}: volume {source} is not declared"
+    postgres = data["services"]["postgres"]["volumes"]
+    assert any(m.endswith(":/var/lib/postgresql/data") for m in postgres)
+    # Redis keeps queued work and command marks across a restart and never evicts them.
+    redis_command = " ".join(data["services"]["redis"]["command"])
+    assert "--appendonly yes" in redis_command and "noeviction" in redis_command
+    assert any(m.endswith(":/data") for m in data["services"]["redis"]["volumes"])
