@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scripts.prereqs import _PLAYWRIGHT_PATH, BROWSER_LINE
 from tests.helpers import ROOT, free_port
 
@@ -139,6 +141,7 @@ def test_ci_run_installs_no_browser_of_its_own():
     assert [c.split()[1] for c in commands] == ["lint", "test", "soak"]
 
 
+@pytest.mark.e2e  # it launches the browser: left out with the other browser tests
 def test_e2e_conftest_uses_the_prereqs_finder(tmp_path):
     """The browser fixture launches what the finder gives, and fails (never skips) without."""
     test_file = tmp_path / "test_browser_fixture.py"
