@@ -300,7 +300,7 @@ def restart_jobs_confirm_boot(*, charger_id: int, at, connected_at=None, reason:
 BOOTS_PER_STATEMENT = 500
 
 
-def restart_jobs_confirm_boots(*, boots: Iterable[dict]) -> int:
+def restart_jobs_confirm_boots(*, boots: Iterable[dict], arrays: bool | None = None) -> int:
     """`restart_jobs_confirm_boot` for a write's boots ({charger_id, at, connected_at,
     reason}) in a few statements: a bulk restart's thousand boots arrive in one second,
     and one UPDATE each kept the gateway's writer busy for seconds. A charger's boots in
@@ -316,14 +316,15 @@ def restart_jobs_confirm_boots(*, boots: Iterable[dict]) -> int:
     for layer in layers:
         items = list(layer.items())
         for start in range(0, len(items), BOOTS_PER_STATEMENT):
-            moved += _confirm(dict(items[start : start + BOOTS_PER_STATEMENT]))
+            moved += _confirm(dict(items[start : start + BOOTS_PER_STATEMENT]), arrays)
     if moved:
         release_on_commit()
     return moved
 
 
-def _confirm(boots: dict[int, dict]) -> int:
-    arrays = connections[RestartJob.objects.db].vendor == "postgresql"
+def _confirm(boots: dict[int, dict], arrays: bool | None) -> int:
+    if arrays is None:  # PostgreSQL's arrays; CASEs elsewhere (the SQLite demo)
+        arrays = connections[RestartJob.objects.db].vendor == "postgresql"
 
     def per_charger(value, field: models.Field, sql_type: str):
         values = {pk: value(b) for pk, b in boots.items()}

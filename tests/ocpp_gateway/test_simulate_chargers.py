@@ -97,10 +97,19 @@ def test_the_demo_fleet_connects_except_the_offline_ones(gateway, tmp_path):
 
         reject_id = next(k for k, v in demo.DEMO_BEHAVIOURS.items() if v == "reject")
         assert commands.send_reset(reject_id, "Soft", timeout=10).status == "Rejected"
+        booted = wait_for(
+            lambda: Charger.objects.get(charge_point_id="NE-KBH-S-001").last_boot_at,
+            message="its first boot recorded",
+        )
         accepted = commands.send_reset("NE-KBH-S-001", "Hard", timeout=10)
         assert accepted.status == "Accepted"
         wait_for(lambda: not commands.is_connected("NE-KBH-S-001"), message="went to reboot")
         wait_for(lambda: commands.is_connected("NE-KBH-S-001"), message="came back")
+        # Back on a socket is not booted yet: its boot is recorded once it is accepted.
+        wait_for(
+            lambda: Charger.objects.get(charge_point_id="NE-KBH-S-001").last_boot_at > booted,
+            message="booted again",
+        )
     finally:
         assert stop(proc, signal.SIGTERM) == 0
 

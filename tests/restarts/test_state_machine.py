@@ -9,7 +9,7 @@ from django.utils import timezone
 from chargers import signals
 from ocpp_gateway import commands, registry
 from restarts.deadlines import restart_jobs_enforce
-from restarts.jobs import restart_jobs_claim
+from restarts.jobs import restart_jobs_claim, restart_jobs_confirm_boots
 from restarts.models import RestartJob
 from restarts.services import restart_request_create
 
@@ -311,7 +311,8 @@ def test_an_orphaned_claim_waits_while_redis_cannot_say_until_the_boot_deadline(
     assert refresh(old).state == State.NO_ANSWER
 
 
-def test_a_writes_boots_confirm_each_chargers_job_by_its_own_evidence(fleet):
+@pytest.mark.parametrize("arrays", [True, False], ids=["arrays", "case-per-charger"])
+def test_a_writes_boots_confirm_each_chargers_job_by_its_own_evidence(fleet, arrays):
     t0 = timezone.now() - timedelta(seconds=30)
     jobs = [accepted(fleet, charger, at=t0) for charger in fleet.ready[:3]]
     a, b, c = (job.charger_id for job in jobs)
@@ -326,15 +327,17 @@ def test_a_writes_boots_confirm_each_chargers_job_by_its_own_evidence(fleet):
 
     # One write of the gateway's: A back on a new socket; B booted on the socket that
     # took the Reset (no restart); C booted on its old socket, then again on a new one.
-    signals.chargers_booted.send(
-        sender=None,
+    # (PostgreSQL's arrays, and the CASEs other databases get, as the SQLite demo.)
+    moved = restart_jobs_confirm_boots(
         boots=[
             boot(c, 4, 5),
             boot(a, 2, 3, "RemoteReset"),
             boot(b, -5, 1),
             boot(c, -5, 0.5),
         ],
+        arrays=arrays,
     )
+    assert moved == 2
 
     first, second, third = (refresh(job) for job in jobs)
     assert first.state == State.DONE and first.boot_reason == "RemoteReset"
