@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -157,7 +158,14 @@ def restart_confirm(request):
             "count": count,
         }
     if not request.htmx:
+        # A form sent without htmx (no script, or before it took over the window): back
+        # to the page the window was opened on, if it is ours, else to Opladere.
         messages.success(request, message)
+        back = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
         return redirect("chargers:list")
     response = render(request, "restarts/window.html#started", {"message": message})
     return trigger_client_event(

@@ -137,6 +137,27 @@ def test_without_htmx_okay_redirects_to_the_page_with_a_message(client, fleet):
     assert "Opladere der genstartes: 1." in response.content.decode()
 
 
+def test_without_htmx_okay_goes_back_to_the_page_it_came_from_if_it_is_ours(client, fleet):
+    client.force_login(fleet.admin)
+    charger = fleet.ready[0]
+    # The window opened on the charger's own page carries that page along.
+    window = client.get(
+        "/restarts/window/",
+        {"charger": [charger.pk]},
+        headers={**HTMX, "HX-Current-URL": f"http://testserver/chargers/{charger.pk}/"},
+    ).content.decode()
+    assert f'name="next" value="/chargers/{charger.pk}/"' in window
+    sent = {"charger": [charger.pk], "idempotency_key": "back", "next": f"/chargers/{charger.pk}/"}
+    response = client.post("/restarts/confirm/", sent)
+    assert response.status_code == 302 and response["Location"] == f"/chargers/{charger.pk}/"
+    # Somewhere else is never a destination: Opladere instead.
+    for elsewhere in ("https://evil.example/", "//evil.example/x"):
+        sent = {"charger": [fleet.ready[1].pk], "idempotency_key": elsewhere, "next": elsewhere}
+        response = client.post("/restarts/confirm/", sent)
+        assert response.status_code == 302 and response["Location"] == "/chargers/"
+        RestartJob.objects.filter(charger=fleet.ready[1]).delete()
+
+
 def test_history_shows_your_groups_requests_with_their_outcomes_only(client, fleet):
     client.force_login(fleet.super_admin)
     okay(client, [fleet.ready[0], fleet.elsewhere], key="both")
