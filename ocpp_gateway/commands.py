@@ -24,7 +24,7 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ocpp_gateway import channel, registry
+from ocpp_gateway import batches, channel, registry
 from ocpp_gateway.channel import (  # noqa: F401 (NOT_REGISTERED: for callers)
     ERROR,
     NOT_CONNECTED,
@@ -273,8 +273,8 @@ def send_calls(
     # A failed one queued nothing, so its calls are "not_sent" and may be tried again.
     if per_gateway:
         try:
-            if batch and not _push_marked(client, batch, per_gateway):
-                fenced = CallResult(NOT_SENT, detail=f"{FENCED}: batch {batch} taken back")
+            if batch and not batches.push_marked(client, batch, per_gateway):
+                fenced = CallResult(NOT_SENT, detail=f"{batches.FENCED}: {batch} taken back")
                 early += [(i, fenced) for i in outstanding.values()]
                 outstanding.clear()
             elif not batch:
@@ -406,56 +406,16 @@ def _collect(
         results.settle(arrived)
 
 
-# A batch's mark: pushed with its requests, or taken back by the deadline sweep.
-PUSHED, FENCED = "pushed", "fenced"
-
-
 def open_batch() -> str:
-    """A new batch name for `send_calls`, naming this Redis's incarnation (its run_id):
-    marks live in Redis, so only the Redis that was up when the batch was named can tell
-    that it was never pushed. Raises redis.RedisError when Redis is away."""
-    return f"{_redis().info('server')['run_id']}:{uuid.uuid4().hex}"
+    """A new batch name for `send_calls` (batches.open_batch). Raises redis.RedisError
+    when Redis is away."""
+    return batches.open_batch(_redis())
 
 
-def _push_marked(client, batch: str, per_gateway: dict[str, list[tuple[str, str]]]) -> bool:
-    """Push the batch's requests with its mark, unless the batch was taken back (its mark
-    exists): WATCH, then one MULTI. False when taken back; nothing was pushed then."""
-    mark = registry.pushed_key(batch)
-    with client.pipeline(transaction=True) as pipe:
-        try:
-            pipe.watch(mark)
-            if pipe.exists(mark):
-                return False
-            pipe.multi()
-            pipe.set(mark, PUSHED, ex=registry.PUSHED_TTL)
-            for gateway_id, requests in per_gateway.items():
-                pipe.rpush(registry.requests_key(gateway_id), *(r for _id, r in requests))
-            pipe.execute()
-        except redis.WatchError:
-            return False  # taken back between the look and the push
-    return True
-
-
-def fence_batches(batches: Iterable[str]) -> dict[str, bool]:
-    """For batches whose sender is surely gone: True when the batch was never pushed and
-    now never can be (this call takes it back: the sender's push would find the mark),
-    False when it was pushed or nobody can tell (named under another Redis incarnation:
-    a restarted Redis may have lost the mark of a push a gateway already took). Raises
-    redis.RedisError when Redis cannot say."""
-    batches = list(dict.fromkeys(batches))
-    if not batches:
-        return {}
-    client = _redis()
-    run_id = client.info("server")["run_id"]
-    never: dict[str, bool] = {}
-    for batch in batches:
-        if batch.split(":", 1)[0] != run_id:
-            never[batch] = False
-            continue
-        mark = registry.pushed_key(batch)
-        taken = client.set(mark, FENCED, nx=True, ex=registry.PUSHED_TTL)
-        never[batch] = bool(taken) or client.get(mark) == FENCED.encode()
-    return never
+def fence_batches(names: Iterable[str]) -> dict[str, bool]:
+    """batches.fence: for each batch whose sender is surely gone, True when it was never
+    pushed and now never can be. Raises redis.RedisError when Redis cannot say."""
+    return batches.fence(_redis(), names)
 
 
 def close_weaker(charge_point_id: str, profile: int) -> bool:

@@ -140,7 +140,7 @@ def trigger_boot(job_id: int) -> str | None:
     )
     log.info("restart job %s: TriggerMessage(BootNotification) → %s", job_id, result.outcome)
     not_stamped = RestartJob.objects.filter(pk=job_id, trigger_written_at__isnull=True)
-    if result.sent_at is not None and not result.not_written:
+    if result.sent_at is not None:  # the gateway stamps only what it wrote
         # The wait for the boot counts from the gateway's stamp of writing the ask.
         not_stamped.update(trigger_written_at=datetime.fromtimestamp(result.sent_at, UTC))
     else:

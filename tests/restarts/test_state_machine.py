@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from chargers import signals
 from ocpp_gateway import commands, registry
+from ocpp_gateway.batches import PUSHED
 from restarts.deadlines import restart_jobs_enforce
 from restarts.jobs import restart_jobs_claim, restart_jobs_confirm_boots
 from restarts.models import RestartJob
@@ -283,7 +284,7 @@ def test_a_claim_whose_worker_died_before_pushing_is_queued_and_sent_again(fleet
     batches = [commands.open_batch() for _ in range(2)]
     for job, batch in zip((never, pushed), batches, strict=True):
         restart_jobs_claim(job_ids=[job.pk], batch=batch, now=long_ago)
-    commands._redis().set(registry.pushed_key(batches[1]), commands.PUSHED)
+    commands._redis().set(registry.pushed_key(batches[1]), PUSHED)
     restart_jobs_claim(job_ids=[elsewhere.pk], batch="0" * 40 + ":" + "e" * 32, now=long_ago)
 
     restart_jobs_enforce()
